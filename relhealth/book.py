@@ -1,0 +1,60 @@
+"""The book as the engine sees it: canonical DataFrames, the settings, and the data issues met on the way in.
+
+Contract shared by every layer (the reader builds it; everything else only reads it):
+
+- ``accounts``: one row per account, index 0..n-1, columns from ``schema.ACCOUNT_COLUMNS`` that the sheet had
+  (``account_id`` always, as str), plus ``source_row`` (the sheet row number, for messages). Dates are
+  ``datetime64[ns]`` (NaT when missing), money/number columns float64 (NaN when missing), flags boolean
+  (missing -> False), status "Active" / "Lost" (Lost whenever a lost date is present), text columns str or None.
+- ``orders``: ``account_id``, ``order_date``, ``amount`` (float, NaN when not given), ``source_row``; empty with
+  these columns when the book has no order log.
+- ``events``: ``account_id``, ``event_date``, ``event_type`` (a code of ``schema.EVENT_TYPES``), ``detail``,
+  ``source_row``; empty with these columns when the book has no event log.
+- ``issues``: ``sheet``, ``row``, ``column``, ``value``, ``problem`` (plain words), one row per bad cell or
+  setting. A bad cell became missing; it never stopped the read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .settings import Settings
+
+ISSUE_COLUMNS = ["sheet", "row", "column", "value", "problem"]
+
+
+def empty_issues() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ISSUE_COLUMNS})
+
+
+def empty_orders() -> pd.DataFrame:
+    return pd.DataFrame({"account_id": pd.Series(dtype=object), "order_date": pd.Series(dtype="datetime64[ns]"),
+                         "amount": pd.Series(dtype=float), "source_row": pd.Series(dtype="int64")})
+
+
+def empty_events() -> pd.DataFrame:
+    return pd.DataFrame({"account_id": pd.Series(dtype=object), "event_date": pd.Series(dtype="datetime64[ns]"),
+                         "event_type": pd.Series(dtype=object), "detail": pd.Series(dtype=object),
+                         "source_row": pd.Series(dtype="int64")})
+
+
+@dataclass(frozen=True)
+class Book:
+    accounts: pd.DataFrame
+    orders: pd.DataFrame = field(default_factory=empty_orders)
+    events: pd.DataFrame = field(default_factory=empty_events)
+    settings: Settings = field(default_factory=Settings)
+    issues: pd.DataFrame = field(default_factory=empty_issues)
+
+    @property
+    def shape_name(self) -> str:
+        """'accounts only', 'accounts + orders' or 'accounts + orders + events' (issue shapes a, b, c)."""
+        parts = ["accounts"] + [name for name, frame in (("orders", self.orders), ("events", self.events))
+                                if len(frame)]
+        return " + ".join(parts) if len(parts) > 1 else "accounts only"
+
+
+class BookError(ValueError):
+    """A problem with the whole input (a missing required column, no account table): one clear message."""
