@@ -82,9 +82,11 @@ class Settings:
         return replace(self, **changes)
 
     @classmethod
-    def from_rows(cls, rows: list[tuple[Any, Any]]) -> tuple["Settings", list[dict]]:
-        """Read (setting, value) pairs; returns the settings and data issues for values that could not be used."""
-        return _parse_rows(cls(), rows)
+    def from_rows(cls, rows: list[tuple[Any, ...]], base: "Settings | None" = None) -> tuple["Settings", list[dict]]:
+        """Read (setting, value) pairs, or (sheet row number, setting, value) triples so issues name the real row;
+        values apply on top of ``base`` (default: the defaults). Returns the settings and data issues for values
+        that could not be used."""
+        return _parse_rows(base or cls(), rows)
 
     def to_rows(self) -> list[tuple[str, Any, str]]:
         """(Setting, Value, Note) rows spelling out every setting, for the workbook's Settings sheet."""
@@ -174,13 +176,14 @@ def _parse_window(raw: Any) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def _parse_rows(base: Settings, rows: list[tuple[Any, Any]]) -> tuple[Settings, list[dict]]:
+def _parse_rows(base: Settings, rows: list[tuple[Any, ...]]) -> tuple[Settings, list[dict]]:
     changes: dict[str, Any] = {}
     odds = dict(base.event_odds)
     windows = dict(base.windows)
     overrides = dict(base.column_overrides)
     issues: list[dict] = []
-    for index, (key, raw) in enumerate(rows):
+    for index, row in enumerate(rows):
+        row_number, key, raw = row if len(row) == 3 else (index + 2, *row)
         name = normalise_header(key)
         if not name or raw is None or (isinstance(raw, str) and not raw.strip() and name != "as of"):
             continue
@@ -200,10 +203,10 @@ def _parse_rows(base: Settings, rows: list[tuple[Any, Any]]) -> tuple[Settings, 
                 field_name = _ALIASES[name]
                 changes[field_name] = _parse_value(field_name, getattr(base, field_name), raw)
             else:
-                issues.append({"sheet": "Settings", "row": index + 2, "column": "Setting", "value": key,
+                issues.append({"sheet": "Settings", "row": row_number, "column": "Setting", "value": key,
                                "problem": "is not a setting this add-in knows; it was ignored"})
         except (ValueError, TypeError) as exc:
-            issues.append({"sheet": "Settings", "row": index + 2, "column": "Value", "value": raw,
+            issues.append({"sheet": "Settings", "row": row_number, "column": "Value", "value": raw,
                            "problem": f"is not a valid value for '{key}' ({exc}); the default was kept"})
     settings = replace(base, **changes, event_odds=MappingProxyType(odds), windows=MappingProxyType(windows),
                        column_overrides=MappingProxyType(overrides))

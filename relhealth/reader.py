@@ -1,0 +1,335 @@
+"""``read_book(sheets) -> Book``: find the account table, order log and event log by their headers, map the user's
+headers to canonical columns by synonym, parse every cell forgivingly and record what could not be read.
+
+A bad cell never stops the read: it becomes missing and one issue row names the sheet, the sheet's own row number,
+the user's header, the raw value and the problem in plain words. Only a missing required column (or no account
+table at all) stops it, with one ``BookError`` that lists the headers found and the names accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import cells
+from .book import Book, BookError, ISSUE_COLUMNS, empty_events, empty_issues, empty_orders
+from .schema import ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, normalise_header
+from .settings import Settings
+from .tables import (STRICT_NAMES, Table, find_settings, frame_table, grid_table, headers_of,
+                     map_columns, missing_columns_error, no_accounts_error, role_scores)
+
+_TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
+_COUNTS = ("order_count", "complaints_90d", "referrals")
+_LOST_HEADERS = {"churned", "churn", "lost", "cancelled", "canceled", "closed"}
+
+
+# ---------------------------------------------------------------------------------------------- rows and cells
+
+def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.Parsed]:
+    kinds = {c.name: c.kind for c in COLUMNS[role]}
+    parsed = {}
+    for col, j in table.mapping.items():
+        raw = table.raw(j)
+        if col == "status":
+            parsed[col] = cells.parse_status(raw, "Lost" if table.keys[j] in _LOST_HEADERS else "Active")
+        else:
+            parsed[col] = cells.parse_column(raw, kinds[col], date_order=settings.date_order)
+    for col in _COUNTS:
+        if col in parsed:
+            values, problems = parsed[col].values.copy(), parsed[col].problems.copy()
+            below = (values < 0).to_numpy()
+            values[below], problems[below] = np.nan, "is below zero"
+            parsed[col] = parsed[col]._replace(values=values, problems=problems)
+    return parsed
+
+
+def _is_totals_label(raw: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(raw)
+    hits = np.array([isinstance(u, str) and _TOTALS.fullmatch(u) is not None for u in uniques] + [False])
+    return hits[codes]
+
+
+def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed]) -> tuple[np.ndarray, np.ndarray]:
+    """(blank rows, totals rows): a totals row says Total/Sum, or has numbers with no account and nothing else."""
+    n = len(table.rows)
+    blank = np.logical_and.reduce([p.blank for p in parsed.values()]) if parsed else np.ones(n, bool)
+    first = next((j for j in range(len(table.keys)) if j not in table.hidden), None)
+    label_cols = {table.mapping["account_id"], table.mapping.get("account_name", -1), first} - {-1, None}
+    totals = np.zeros(n, dtype=bool)
+    for j in label_cols:
+        totals |= _is_totals_label(table.raw(j))
+    kinds = {c.name: c.kind for c in COLUMNS[role]}
+    other = np.zeros(n, dtype=bool)
+    for col, p in parsed.items():
+        if kinds[col] not in ("money", "number", "percent"):
+            other |= ~p.blank
+    totals |= ~blank & ~other
+    return blank, totals & ~blank
+
+
+@dataclass
+class _Issues:
+    sheet: str
+    rows: list[tuple] = field(default_factory=list)
+
+    def add(self, row: int | None, column: str, value: Any, problem: str, order: int = 0) -> None:
+        self.rows.append((row if row is not None else 1 << 62, order,
+                          {"sheet": self.sheet, "row": None if row is None else int(row), "column": column,
+                           "value": cells.as_text(value), "problem": problem}))
+
+    def cells(self, table: Table, parsed: dict[str, cells.Parsed], keep: np.ndarray, skip=()) -> None:
+        for col, p in parsed.items():
+            if col in skip:
+                continue
+            j = table.mapping[col]
+            for i in np.flatnonzero(keep & p.problems.notna().to_numpy()):
+                self.add(table.rows[i], table.headers[j], table.columns[j][i], p.problems.iloc[i], j)
+
+    def sorted(self) -> list[dict]:
+        return [d for *_, d in sorted(self.rows, key=lambda r: r[:2])]
+
+
+def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list[dict], dict]:
+    parsed = _parse_all(table, ACCOUNTS, settings)
+    issues = _Issues(table.sheet)
+    blank, totals = _skipped(table, ACCOUNTS, parsed)
+    j_id = table.mapping["account_id"]
+    ids = parsed["account_id"].values
+    no_id = ~blank & ~totals & ids.isna().to_numpy()
+    for i in np.flatnonzero(no_id):
+        problem = parsed["account_id"].problems.iloc[i] or "has no account id"
+        issues.add(table.rows[i], table.headers[j_id], table.columns[j_id][i], f"{problem}; the row was left out", j_id)
+    candidate = ~blank & ~totals & ~no_id
+    dup = candidate & ids.where(candidate).duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
+    first_row = dict(zip(ids[candidate & ~dup], table.rows[candidate & ~dup]))
+    for i in np.flatnonzero(dup):
+        issues.add(table.rows[i], table.headers[j_id], ids.iloc[i],
+                   f"repeats an account id already on row {first_row[ids.iloc[i]]}; this row was left out", j_id)
+    keep = candidate & ~dup
+    issues.cells(table, parsed, keep, skip=("account_id",))
+    frame = pd.DataFrame({c.name: pd.Series(parsed[c.name].values.to_numpy()[keep], dtype=parsed[c.name].values.dtype)
+                          for c in COLUMNS[ACCOUNTS] if c.name in parsed})
+    if "exec_sponsor" in frame:
+        frame["exec_sponsor"] = frame["exec_sponsor"].map(_sponsor).astype(object)
+    status = frame["status"] if "status" in frame else pd.Series(None, index=frame.index, dtype=object)
+    status = status.where(status.notna(), "Active")
+    if "lost_date" in frame:
+        status = status.where(frame["lost_date"].isna(), "Lost")
+    frame["status"] = status.astype(object)
+    frame["source_row"] = table.rows[keep].astype(np.int64)
+    meta = {"skipped_totals": [int(r) for r in table.rows[totals]], "notes": _notes(parsed)}
+    return frame, issues.sorted(), meta
+
+
+def _sponsor(value: object) -> object:
+    """Exec sponsor holds a name, or only a flag: a yes becomes "Yes", a no becomes missing."""
+    if value is None:
+        return None
+    key = normalise_header(value)
+    if key in cells.TRUE_WORDS:
+        return "Yes"
+    return None if key in cells.FALSE_WORDS | {"", "no sponsor", "nobody"} else value
+
+
+def _notes(parsed: dict[str, cells.Parsed]) -> dict[str, str]:
+    return {col: p.note for col, p in parsed.items() if p.note}
+
+
+_LOG = {ORDERS: ("order_date", "order line", "order lines"), EVENTS: ("event_date", "event", "events")}
+
+
+def _id_key(ids: pd.Series) -> pd.Series:
+    """Looser account id for matching log lines: case, spaces and leading zeros of numbers do not count."""
+    key = ids.astype(str).str.upper().str.replace(r"\s+", "", regex=True)
+    return key.where(~key.str.fullmatch(r"0+\d+"), key.str.lstrip("0"))
+
+
+def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFrame,
+              accounts_sheet: str) -> tuple[pd.DataFrame, list[dict], dict]:
+    date_col, one, many = _LOG[role]
+    parsed = _parse_all(table, role, settings)
+    issues = _Issues(table.sheet)
+    blank, totals = _skipped(table, role, parsed)
+    j_id = table.mapping["account_id"]
+    ids = parsed["account_id"].values
+    live = ~blank & ~totals
+    no_id = live & ids.isna().to_numpy()
+    for i in np.flatnonzero(no_id):
+        problem = parsed["account_id"].problems.iloc[i] or "has no account"
+        issues.add(table.rows[i], table.headers[j_id], table.columns[j_id][i], f"{problem}; the {one} was left out",
+                   j_id)
+    live &= ~no_id
+    known = ids.isin(accounts["account_id"]).to_numpy()
+    loose = live & ~known
+    if loose.any():       # second chance: "a-0001 " names A-0001
+        lookup = dict(zip(_id_key(accounts["account_id"]), accounts["account_id"]))
+        matched = _id_key(ids[loose]).map(lookup)
+        ids = ids.copy()
+        ids[loose] = matched.to_numpy()
+        known = ids.notna().to_numpy() & live
+    unknown = live & ~known
+    if unknown.any():
+        examples = pd.unique(parsed["account_id"].values[unknown])[:3]
+        count = int(unknown.sum())
+        noun, verb = (one, "names an account") if count == 1 else (many, "name accounts")
+        issues.add(None, table.headers[j_id], ", ".join(examples),
+                   f"{count:,} {noun} {verb} not in {accounts_sheet}, e.g. {examples[0]}; "
+                   f"{'it was' if count == 1 else 'they were'} left out")
+    live &= ~unknown
+    required = [date_col] + (["event_type"] if role == EVENTS else [])
+    for col in required:
+        j = table.mapping[col]
+        missing = live & parsed[col].values.isna().to_numpy()
+        for i in np.flatnonzero(missing):
+            problem = parsed[col].problems.iloc[i] or f"is blank: a {one} needs one"
+            issues.add(table.rows[i], table.headers[j], table.columns[j][i], f"{problem}; the {one} was left out", j)
+        live &= ~missing
+    issues.cells(table, parsed, live, skip=("account_id", *required))
+    columns = empty_orders() if role == ORDERS else empty_events()
+    frame = pd.DataFrame({"account_id": ids.to_numpy()[live].astype(object)})
+    for col in columns.columns.drop(["account_id", "source_row"]):
+        if col in parsed:
+            frame[col] = parsed[col].values.to_numpy()[live]
+        else:
+            frame[col] = pd.Series(np.nan if col == "amount" else None, index=frame.index,
+                                   dtype=columns[col].dtype)
+    frame["source_row"] = table.rows[live].astype(np.int64)
+    frame = frame.astype(columns.dtypes.to_dict())
+    meta = {"skipped_totals": [int(r) for r in table.rows[totals]], "notes": _notes(parsed),
+            "left_out": int((~blank & ~totals & ~live).sum())}
+    return frame, issues.sorted(), meta
+
+
+# ---------------------------------------------------------------------------------------------- the book
+
+def read_book(sheets: Mapping[str, Any], settings: Settings | None = None,
+              hidden: Mapping[str, set[int]] | None = None) -> Book:
+    """Read a workbook's sheets (name -> 2-D list of cell values, or DataFrame) into a canonical ``Book``.
+
+    ``settings`` is the base that the book's own Settings sheet overrides; ``hidden`` gives per-sheet 0-based
+    column indexes of hidden helper columns, which are never matched to a canonical column."""
+    if not sheets:
+        raise BookError("The workbook has no sheets: nothing to read.")
+    hidden = {name: set(cols) for name, cols in (hidden or {}).items()}
+    settings = settings or Settings()
+    issues: list[dict] = []
+    found = find_settings(sheets, hidden)
+    settings_sheet, setting_rows = found if found else (None, [])
+    setting_issues: list[dict] = []
+    if found:
+        settings, setting_issues = Settings.from_rows(setting_rows, base=settings)
+        issues += [{**i, "sheet": settings_sheet} for i in setting_issues]
+    extra = {normalise_header(h) for h in settings.column_overrides.values()}
+    best: dict[str, tuple[float, Table]] = {}
+    ignored: list[str] = []
+    for name, value in sheets.items():
+        if name == settings_sheet:
+            continue
+        skip = hidden.get(name, set())
+        table = (frame_table(name, value, skip, extra) if isinstance(value, pd.DataFrame)
+                 else grid_table(name, list(value), skip, extra))
+        scores = role_scores(table, settings) if table else {}
+        strict = next((r for r, names in STRICT_NAMES.items() if normalise_header(name) in names), None)
+        if strict and strict not in scores and headers_of(value, skip):
+            mapping = map_columns(table, strict, settings) if table else {}
+            raise missing_columns_error(name, strict, headers_of(value, skip),
+                                         [c for c in REQUIRED[strict] if c not in mapping])
+        if not scores:
+            ignored.append(name)
+            continue
+        role = max(scores, key=lambda r: scores[r][0])
+        table.mapping = scores[role][1]
+        if role in best and best[role][0] >= scores[role][0]:
+            ignored.append(name)
+            continue
+        if role in best:
+            ignored.append(best[role][1].sheet)
+        best[role] = (scores[role][0], table)
+    if ACCOUNTS not in best:
+        raise no_accounts_error(sheets, hidden, settings_sheet, best)
+    table = best[ACCOUNTS][1]
+    accounts, found_issues, meta = _read_accounts(table, settings)
+    issues += found_issues
+    frames = {ACCOUNTS: (accounts, table, meta)}
+    for role in (ORDERS, EVENTS):
+        if role in best:
+            frame, found_issues, meta = _read_log(best[role][1], role, settings, accounts, table.sheet)
+            issues += found_issues
+            frames[role] = (frame, best[role][1], meta)
+    issues[len(setting_issues):len(setting_issues)] = _override_issues(settings, setting_rows, settings_sheet, frames)
+    for role, (frame, tab, meta) in frames.items():
+        frame.attrs.update(sheet=tab.sheet, header_row=tab.header_row, **meta,
+                           header_map={c.name: tab.headers[tab.mapping[c.name]] for c in COLUMNS[role]
+                                       if c.name in tab.mapping})
+    accounts.attrs["book"] = {"settings_sheet": settings_sheet, "ignored_sheets": ignored,
+                              "sheets": {role: tab.sheet for role, (_, tab, _) in frames.items()}}
+    issue_frame = empty_issues()
+    if issues:
+        issue_frame = pd.DataFrame({c: pd.Series([i[c] for i in issues], dtype=object) for c in ISSUE_COLUMNS})
+        issue_frame["value"] = pd.Series([cells.as_text(v) for v in issue_frame["value"]], dtype=object)
+    return Book(accounts=accounts, orders=frames[ORDERS][0] if ORDERS in frames else empty_orders(),
+                events=frames[EVENTS][0] if EVENTS in frames else empty_events(), settings=settings,
+                issues=issue_frame)
+
+
+def _override_issues(settings, setting_rows, settings_sheet, frames) -> list[dict]:
+    issues = []
+    for (where, col), header in settings.column_overrides.items():
+        row = next((r for r, key, _ in setting_rows if normalise_header(key).startswith("column")
+                    and normalise_header(key).endswith(normalise_header(col.replace("_", " ")))), None)
+        issue = {"sheet": settings_sheet or SETTINGS, "row": row, "column": "Value", "value": header}
+        match = [(role, tab) for role, (_, tab, _) in frames.items()
+                 if normalise_header(where) in (normalise_header(role), normalise_header(tab.sheet))]
+        if not match:
+            continue
+        role, tab = match[0]
+        if col not in {c.name for c in COLUMNS[role]}:
+            names = ", ".join(c.name for c in COLUMNS[role])
+            issues.append({**issue, "column": "Setting", "value": f"column {where} {col}",
+                           "problem": f"names no column of {role} this add-in knows ({names}); it was ignored"})
+        elif normalise_header(header) not in tab.keys:
+            issues.append({**issue, "problem": f"is not a header on sheet {tab.sheet} (for {col}); "
+                                               "the usual names were used instead"})
+    return issues
+
+
+def describe_book(book: Book) -> str:
+    """A short human summary: the shape, what was read from which sheet and header, and the first data issues."""
+    meta = book.accounts.attrs.get("book", {})
+    lines = [f"Book: {book.shape_name}"]
+    for role, frame, noun in ((ACCOUNTS, book.accounts, "accounts"), (ORDERS, book.orders, "order lines"),
+                              (EVENTS, book.events, "events")):
+        if "sheet" not in frame.attrs:
+            lines.append(f"{role}: none found")
+            continue
+        a = frame.attrs
+        noun = noun if len(frame) != 1 else noun.replace("lines", "line").rstrip("s")
+        text = f'{role}: {len(frame):,} {noun} from sheet "{a["sheet"]}" (headers on row {a["header_row"]})'
+        if role == ACCOUNTS and "status" in frame:
+            text += f"; {int((frame['status'] == 'Lost').sum()):,} lost"
+        date_col = {ORDERS: "order_date", EVENTS: "event_date"}.get(role)
+        if date_col and len(frame):
+            text += f", {frame[date_col].min():%Y-%m-%d} to {frame[date_col].max():%Y-%m-%d}"
+        if a.get("left_out"):
+            text += f"; {a['left_out']:,} lines left out (see data issues)"
+        if a.get("skipped_totals"):
+            text += f"; totals row skipped (row {', '.join(map(str, a['skipped_totals']))})"
+        lines.append(text)
+        notes = a.get("notes", {})
+        lines.append("  columns: " + ", ".join(f'{col} <- "{header}"' + (f" ({notes[col]})" if col in notes else "")
+                                               for col, header in a["header_map"].items()))
+    settings_sheet = meta.get("settings_sheet")
+    lines.append(f'Settings: sheet "{settings_sheet}"' if settings_sheet else "Settings: defaults (no Settings sheet)")
+    if meta.get("ignored_sheets"):
+        lines.append("Ignored sheets: " + ", ".join(f'"{n}"' for n in meta["ignored_sheets"]))
+    lines.append(f"Data issues: {len(book.issues):,}")
+    for issue in book.issues.head(8).itertuples():
+        where = f"{issue.sheet} row {issue.row}" if pd.notna(issue.row) else issue.sheet
+        lines.append(f'  {where}, "{issue.column}": "{issue.value}" {issue.problem}')
+    if len(book.issues) > 8:
+        lines.append(f"  ... and {len(book.issues) - 8:,} more")
+    return "\n".join(lines)

@@ -1,0 +1,205 @@
+"""Finding tables in a workbook's sheets: the header row below any title rows, which user header means which
+canonical column (synonyms and Settings overrides), which sheet is the account table, order log or event log,
+where the Settings table is, and the one clear message when a required column is missing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import zip_longest
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import cells
+from .book import BookError
+from .schema import ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, Column, normalise_header
+from .settings import Settings
+
+HEADER_SCAN_ROWS = 30
+ROLE_NAMES = {
+    ACCOUNTS: {"accounts", "account", "account list", "customers", "customer list", "clients", "client list"},
+    ORDERS: {"orders", "order", "order log", "order lines", "order history", "sales", "sales log", "transactions",
+             "purchases", "invoices"},
+    EVENTS: {"events", "event", "event log", "relationship events", "activity", "activities", "touchpoints"},
+}
+STRICT_NAMES = {ACCOUNTS: {"accounts"}, ORDERS: {"orders", "order log"}, EVENTS: {"events", "event log"}}
+SETTING_KEYS, VALUE_KEYS = {"setting", "settings", "parameter", "option"}, {"value"}
+_SYNONYMS: dict[str, dict[str, tuple[Column, int]]] = {
+    role: {normalise_header(s): (col, 1000 if s in (col.name, col.label) else len(normalise_header(s)))
+           for col in cols for s in col.synonyms} for role, cols in COLUMNS.items()}
+_KNOWN = set().union(*_SYNONYMS.values())
+
+@dataclass
+class Table:
+    """One sheet's table: headers (as written), their keys, the header's sheet row, raw data columns."""
+
+    sheet: str
+    headers: list[str]
+    keys: list[str]
+    header_row: int
+    columns: list[np.ndarray]
+    rows: np.ndarray
+    hidden: set[int]
+    mapping: dict[str, int] = field(default_factory=dict)
+
+    def raw(self, j: int) -> pd.Series:
+        return pd.Series(self.columns[j], dtype=object)
+
+
+def grid_table(sheet: str, grid: list, hidden: set[int], extra_keys: set[str]) -> Table | None:
+    """Find the header row among the first rows (the one naming most known columns) and cut the table below it."""
+    best, best_score = None, 0
+    for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+        keys = {normalise_header(v) for j, v in enumerate(row or ()) if j not in hidden and v is not None}
+        score = len(keys & (_KNOWN | extra_keys))
+        if score > best_score:
+            best, best_score = i, score
+    if best is None:
+        return None
+    header = list(grid[best])
+    body = grid[best + 1:]
+    width = len(header)
+    if any(r is None for r in body):
+        body = [r or () for r in body]
+    columns = [np.array(col, dtype=object) for col in zip_longest(*body, fillvalue=None)][:width]
+    columns += [np.full(len(body), None, dtype=object)] * (width - len(columns))
+    return _make_table(sheet, header, hidden, best + 1, columns, np.arange(best + 2, best + 2 + len(body)))
+
+
+def frame_table(sheet: str, frame: pd.DataFrame, hidden: set[int], extra: set[str]) -> Table | None:
+    if isinstance(frame.columns, pd.RangeIndex):      # no header given: find it like in a grid
+        return grid_table(sheet, frame.astype(object).values.tolist(), hidden, extra)
+    columns = [frame.iloc[:, j].astype(object).to_numpy() for j in range(frame.shape[1])]
+    return _make_table(sheet, list(frame.columns), hidden, 1, columns, np.arange(2, len(frame) + 2))
+
+
+def _make_table(sheet, header, hidden, header_row, columns, rows) -> Table:
+    headers = [cells.as_text(h) for h in header]
+    keys = ["" if j in hidden else normalise_header(h) for j, h in enumerate(headers)]
+    return Table(sheet, headers, keys, header_row, columns, rows, hidden)
+
+
+def _overrides_for(settings: Settings, role: str, sheet: str) -> dict[str, str]:
+    names = {normalise_header(role), normalise_header(sheet)}
+    return {col: normalise_header(header) for (where, col), header in settings.column_overrides.items()
+            if normalise_header(where) in names}
+
+
+def map_columns(table: Table, role: str, settings: Settings) -> dict[str, int]:
+    """Canonical column -> table column: a Settings override first, then the most specific synonym, leftmost."""
+    overrides = _overrides_for(settings, role, table.sheet)
+    candidates = []
+    for j, key in enumerate(table.keys):
+        if not key:
+            continue
+        for col, header in overrides.items():
+            if key == header:
+                candidates.append((-10_000, j, col))
+        if key in _SYNONYMS[role]:
+            col, strength = _SYNONYMS[role][key]
+            candidates.append((-strength, j, col.name))
+    mapping: dict[str, int] = {}
+    for _, j, col in sorted(candidates):
+        if col not in mapping and j not in mapping.values():
+            mapping[col] = j
+    return mapping
+
+
+def _unique_share(table: Table, j: int) -> float:
+    ids = table.raw(j).dropna()
+    return ids.nunique() / len(ids) if len(ids) else 1.0
+
+
+def role_scores(table: Table, settings: Settings) -> dict[str, tuple[float, dict[str, int]]]:
+    """How well the table fits each role: columns mapped, plus the sheet's name, plus one-row-per-account."""
+    name = normalise_header(table.sheet)
+    scores = {}
+    for role in (ACCOUNTS, ORDERS, EVENTS):
+        mapping = map_columns(table, role, settings)
+        if not all(c in mapping for c in REQUIRED[role]):
+            continue
+        unique = _unique_share(table, mapping["account_id"])
+        score = len(mapping) + (10 if name in ROLE_NAMES[role] else 0)
+        score += (3 if unique > 0.9 else -3) if role == ACCOUNTS else (2 if unique <= 0.9 else -1)
+        scores[role] = (score, mapping)
+    return scores
+
+
+def accepted(role: str, col: str) -> str:
+    column = next(c for c in COLUMNS[role] if c.name == col)
+    shown = [column.label] + [_display(s) for s in column.synonyms if s not in (column.name, column.label)]
+    return ", ".join(f'"{s}"' for s in dict.fromkeys(shown))
+
+
+def _display(synonym: str) -> str:
+    upper = {"id", "nps", "arr", "acv", "am", "ae", "csm", "ltm", "mrr", "dm", "m&a", "t12m", "12m"}
+    return " ".join(w.upper() if w in upper else w.capitalize() for w in synonym.split())
+
+
+def missing_columns_error(sheet: str, role: str, headers: list[str], missing: list[str]) -> BookError:
+    labels = {c.name: c.label.lower().replace("account id", "account") for c in COLUMNS[role]}
+    found = ", ".join(f'"{h}"' for h in headers if h) or "no headers"
+    what = " and no ".join(f"{labels[c]}" for c in missing)
+    if len(missing) == 1:
+        names = f"Accepted: {accepted(role, missing[0])}."
+    else:
+        names = "Accepted " + "; ".join(f"for {labels[c]}: {accepted(role, c)}" for c in missing) + "."
+    fix = "; ".join(f'"column {role} {c}" = your header' for c in missing)
+    return BookError(f"{sheet}: no {what} column. Found: {found}. {names} "
+                     f"Or name your own header in the Settings sheet: {fix}.")
+
+
+def headers_of(sheet_value: Any, hidden: set[int]) -> list[str]:
+    if isinstance(sheet_value, pd.DataFrame) and not isinstance(sheet_value.columns, pd.RangeIndex):
+        return [cells.as_text(h) for h in sheet_value.columns]
+    grid = sheet_value.astype(object).values.tolist() if isinstance(sheet_value, pd.DataFrame) else sheet_value
+    rows = [r for r in grid[:HEADER_SCAN_ROWS] if any(v not in (None, "") for v in (r or ()))]
+    best = max(rows, key=lambda r: len({normalise_header(v) for v in r} & _KNOWN), default=[])
+    return [cells.as_text(v) for j, v in enumerate(best) if j not in hidden and v not in (None, "")]
+
+
+# ---------------------------------------------------------------------------------------------- settings
+
+def find_settings(sheets: Mapping[str, Any], hidden: dict[str, set[int]]) -> tuple[str, list[tuple]] | None:
+    """The Setting / Value table: a sheet named Settings, or any sheet whose header has Setting and Value."""
+    ordered = sorted(sheets, key=lambda n: normalise_header(n) != normalise_header(SETTINGS))
+    for name in ordered:
+        value = sheets[name]
+        grid = ([list(value.columns)] + value.astype(object).values.tolist()
+                if isinstance(value, pd.DataFrame) else list(value))
+        skip = hidden.get(name, set())
+        for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+            keys = ["" if j in skip else normalise_header(v) for j, v in enumerate(row or ())]
+            key_col = next((j for j, k in enumerate(keys) if k in SETTING_KEYS), None)
+            value_col = next((j for j, k in enumerate(keys) if k in VALUE_KEYS), None)
+            if key_col is not None and value_col is not None:
+                return name, _setting_rows(grid, i + 1, key_col, value_col)
+        if normalise_header(name) == normalise_header(SETTINGS) and grid:   # no header: columns A and B
+            return name, _setting_rows(grid, 0, 0, 1)
+    return None
+
+
+def _setting_rows(grid: list, start: int, key_col: int, value_col: int) -> list[tuple]:
+    rows = []
+    for i, row in enumerate(grid[start:], start=start + 1):
+        row = list(row or ())
+        key = row[key_col] if key_col < len(row) else None
+        if key not in (None, "") and str(key).strip():
+            value = row[value_col] if value_col < len(row) else None
+            rows.append((i, key, None if isinstance(value, float) and np.isnan(value) else value))
+    return rows
+
+
+
+def no_accounts_error(sheets, hidden, settings_sheet, best) -> BookError:
+    used = {tab.sheet for _, tab in best.values()}
+    names = [n for n in sheets if n != settings_sheet]
+    blame = (next((n for n in names if normalise_header(n) in ROLE_NAMES[ACCOUNTS]), None)
+             or next((n for n in names if n not in used), None))
+    if blame is None:
+        return BookError(f"No account table: the sheets ({', '.join(repr(n) for n in names)}) hold logs, but no "
+                         f"sheet has one row per account. Add an Accounts sheet with an account column. "
+                         f"Accepted: {accepted(ACCOUNTS, 'account_id')}.")
+    return missing_columns_error(blame, ACCOUNTS, headers_of(sheets[blame], hidden.get(blame, set())),
+                                  ["account_id"])
