@@ -9,6 +9,7 @@ It is deliberately simple (recency-based risk) and is never used outside tests a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import math
@@ -28,8 +29,11 @@ def install() -> list[str]:
     for name in MODULES:
         full = f"relhealth.{name}"
         try:
-            importlib.import_module(full)
+            real = importlib.import_module(full)
+            missing = [attr for attr in _EXPORTS[name] if not hasattr(real, attr)]
         except ImportError:
+            missing = ["module"]
+        if missing:
             module = types.ModuleType(full, f"Test stand-in for {full} (tests/engine_double.py)")
             for attr, value in _EXPORTS[name].items():
                 setattr(module, attr, value)
@@ -37,6 +41,28 @@ def install() -> list[str]:
             setattr(importlib.import_module("relhealth"), name, module)
             stood_in.append(name)
     return stood_in
+
+
+@contextlib.contextmanager
+def installed():
+    """``install()`` for the duration of a block, then the modules as they were (other test files unaffected)."""
+    saved = {name: sys.modules.get(f"relhealth.{name}") for name in MODULES}
+    package = importlib.import_module("relhealth")
+    attrs = {name: getattr(package, name, None) for name in MODULES}
+    stood_in = install()
+    try:
+        yield stood_in
+    finally:
+        for name in stood_in:
+            if saved[name] is None:
+                sys.modules.pop(f"relhealth.{name}", None)
+            else:
+                sys.modules[f"relhealth.{name}"] = saved[name]
+            if attrs[name] is None:
+                if hasattr(package, name):
+                    delattr(package, name)
+            else:
+                setattr(package, name, attrs[name])
 
 
 # ------------------------------------------------------------------------------------------------ reader

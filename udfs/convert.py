@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import marshal
 import pickle
+import re
 import threading
 from collections import OrderedDict
 from functools import cached_property
@@ -138,30 +139,38 @@ def as_of_date(value: Any, name: str) -> dt.date | None:
                         f'"{number_text(value)}"') from None
 
 
-def settings_pairs(rows: list[list[Any]] | None, name: str) -> list[tuple[Any, Any]]:
-    """(setting, value) pairs from a Setting / Value [/ Note] range; a header row is optional."""
+def settings_pairs(rows: list[list[Any]] | None, name: str) -> tuple[list[tuple[Any, Any]], list[int]]:
+    """(setting, value) pairs from a Setting / Value [/ Note] range (a header row is optional), and the range row
+    number (1-based) each pair came from."""
     if rows is None:
-        return []
+        return [], []
     if len(rows[0]) < 2:
         raise CallError(f"{name}: the settings range should have two columns, Setting and Value (like the "
                         f"Settings sheet, e.g. Settings!A1:C40); got {len(rows[0])} column")
-    pairs = [(row[0], row[1]) for row in rows if not is_blank(row[0])]
-    if pairs and schema.normalise_header(pairs[0][0]) == "setting":
-        pairs = pairs[1:]
-    return pairs
+    numbered = [(index + 1, row[0], row[1]) for index, row in enumerate(rows) if not is_blank(row[0])]
+    if numbered and schema.normalise_header(numbered[0][1]) == "setting":
+        numbered = numbered[1:]
+    return [(key, value) for _, key, value in numbered], [number for number, _, _ in numbered]
+
+
+_KEPT = re.compile(r"; (the default was kept|it was ignored|defaults kept)$")
 
 
 def build_settings(rows: list[list[Any]] | None, horizon_days: int | None, as_of: dt.date | None, name: str):
-    """Settings from the settings range plus the horizon/as-of arguments; a bad setting stops the call."""
+    """Settings from the settings range plus the horizon/as-of arguments; a bad setting stops the call (a
+    silently kept default would be a silent wrong number)."""
     from relhealth.settings import Settings
 
-    pairs = settings_pairs(rows, name)
+    pairs, numbers = settings_pairs(rows, name)
     settings, issues = Settings.from_rows(pairs)
     if issues:
         first = issues[0]
-        where = f" (row {first['row']} of the settings range)" if first.get("row") else ""
+        index = first["row"] - 2 if isinstance(first.get("row"), int) else None
+        where = f" (row {numbers[index]} of the settings range)" if index is not None and 0 <= index < len(
+            numbers) else ""
         more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
-        raise CallError(f'{name}: setting "{number_text(first["value"])}" {first["problem"]}{where}{more}; '
+        problem = _KEPT.sub("", str(first["problem"]))
+        raise CallError(f'{name}: setting "{number_text(first["value"])}" {problem}{where}{more}; '
                         "fix the settings range")
     changes = {}
     if horizon_days is not None:
