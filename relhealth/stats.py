@@ -1,0 +1,281 @@
+"""Shared statistics for the relationship analyses, and the book-derived quantities they rest on.
+
+Statistics (pure numbers in, numbers out):
+
+- ``rate_ratio_test``: two Poisson rates (events per unit of exposure) compared by the exact conditional test:
+  given the total count ``k1 + k0``, ``k1`` is Binomial(k1 + k0, t1 / (t1 + t0)) when the rates are equal. The
+  95% interval of the rate ratio is the Clopper-Pearson interval of that binomial proportion, transformed, and
+  the two-sided p-value doubles the smaller exact tail, so "p < 0.05" and "the interval excludes 1" always
+  agree. It is exact for small counts (the person-time counterpart of Fisher's exact test).
+- ``risk_ratio_test``: two proportions (lost / accounts) by Fisher's exact test, with the log (Katz) interval.
+- ``goodness_of_fit``: observed counts against expected ones (chi-square, or a Monte Carlo multinomial test when
+  expected counts are small).
+- ``holm``: Holm's step-down adjustment of a family of p-values.
+
+Book-derived quantities (every analysis measures time the same way):
+
+- ``day_numbers``: dates -> whole days since 1970-01-01 (float, NaN when missing).
+- ``at_risk_spans``: per account, the first and last day it was at risk of breaking up (both inclusive), and
+  whether the last day is a break-up.
+- ``account_revenue``: the revenue an account stands for (annual revenue, else revenue 12M, else order amounts in
+  the 365 days up to its end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+
+from .book import Book
+
+TREND, FEWER, COINCIDENCE, REFERENCE = "trend", "fewer break-ups", "could be coincidence", "reference"
+NOT_ENOUGH = "not enough history"
+REVENUE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rate_ratio: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+
+NO_COMPARISON = Comparison(np.nan, np.nan, np.nan, np.nan)
+
+
+def binom_two_sided(k: int, n: int, p: float) -> float:
+    """Exact two-sided binomial p-value by doubling the smaller tail: the test that matches the Clopper-Pearson
+    interval (the interval excludes p exactly when this p-value is below 1 - level)."""
+    if n == 0:
+        return 1.0
+    tail = min(st.binom.cdf(k, n, p), st.binom.sf(k - 1, n, p))
+    return float(min(1.0, 2 * tail))
+
+
+def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval of a binomial proportion k / n."""
+    tail = (1 - level) / 2
+    low = 0.0 if k == 0 else float(st.beta.ppf(tail, k, n - k + 1))
+    high = 1.0 if k == n else float(st.beta.ppf(1 - tail, k + 1, n - k))
+    return low, high
+
+
+def rate_ratio_test(k1: float, t1: float, k0: float, t0: float, level: float = 0.95) -> Comparison:
+    """Rate ratio (k1/t1) / (k0/t0) with its exact interval and two-sided exact conditional p-value."""
+    k1, k0 = int(k1), int(k0)
+    if t1 <= 0 or t0 <= 0:
+        return NO_COMPARISON
+    n = k1 + k0
+    if n == 0:
+        return Comparison(np.nan, 0.0, np.inf, 1.0)
+    low, high = clopper_pearson(k1, n, level)
+    scale = t0 / t1
+    ratio = np.inf if k0 == 0 else (k1 / t1) / (k0 / t0)
+    high = np.inf if high >= 1 else high / (1 - high) * scale
+    return Comparison(float(ratio), float(low / (1 - low) * scale), float(high),
+                      binom_two_sided(k1, n, t1 / (t1 + t0)))
+
+
+def risk_ratio_test(lost1: int, n1: int, lost0: int, n0: int, level: float = 0.95) -> Comparison:
+    """Risk ratio (lost1/n1) / (lost0/n0), Fisher's exact two-sided p-value and the log (Katz) interval."""
+    lost1, n1, lost0, n0 = int(lost1), int(n1), int(lost0), int(n0)
+    if n1 == 0 or n0 == 0:
+        return NO_COMPARISON
+    p_value = float(st.fisher_exact([[lost1, n1 - lost1], [lost0, n0 - lost0]]).pvalue)
+    if lost1 + lost0 == 0:
+        return Comparison(np.nan, 0.0, np.inf, p_value)
+    if lost0 == 0:
+        return Comparison(np.inf, np.nan, np.inf, p_value)
+    ratio = (lost1 / n1) / (lost0 / n0)
+    if lost1 == 0:
+        return Comparison(0.0, 0.0, np.nan, p_value)
+    se = np.sqrt(1 / lost1 - 1 / n1 + 1 / lost0 - 1 / n0)
+    z = st.norm.ppf(0.5 + level / 2)
+    return Comparison(float(ratio), float(ratio * np.exp(-z * se)), float(ratio * np.exp(z * se)), p_value)
+
+
+def verdict(comparison: Comparison, significance: float) -> str:
+    """'trend' (significantly more break-ups), 'fewer break-ups' (significantly fewer) or 'could be coincidence'."""
+    if not np.isfinite(comparison.p_value) or comparison.p_value >= significance:
+        return COINCIDENCE
+    return TREND if comparison.rate_ratio > 1 else FEWER
+
+
+def holm(p_values: np.ndarray | list[float]) -> np.ndarray:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted in the family)."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.flatnonzero(np.isfinite(p))
+    if not len(ok):
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    m = len(order)
+    adjusted = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))
+    out[order] = adjusted
+    return out
+
+
+def goodness_of_fit(observed: np.ndarray, expected: np.ndarray, draws: int = 10_000,
+                    seed: int = 0) -> tuple[float, int, float, str]:
+    """Test observed counts against expected counts of the same total: (statistic, df, p_value, method).
+
+    Pearson's chi-square when every expected count is at least 5; otherwise the same statistic's p-value from
+    ``draws`` multinomial samples (seeded, so a refresh gives the same answer).
+    """
+    observed = np.asarray(observed, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    keep = expected > 0
+    observed, expected = observed[keep], expected[keep]
+    df = int(keep.sum()) - 1
+    if df < 1 or observed.sum() == 0:
+        return np.nan, max(df, 0), np.nan, "not tested"
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    if expected.min() >= 5:
+        return statistic, df, float(st.chi2.sf(statistic, df)), "chi-square"
+    rng = np.random.default_rng(seed)
+    sims = rng.multinomial(int(observed.sum()), expected / expected.sum(), size=draws)
+    sim_stats = ((sims - expected) ** 2 / expected).sum(axis=1)
+    p_value = (1 + np.count_nonzero(sim_stats >= statistic - 1e-9)) / (draws + 1)
+    return statistic, df, float(p_value), f"Monte Carlo chi-square ({draws:,} draws)"
+
+
+# ---- book-derived quantities -------------------------------------------------------------------------------
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def day_numbers(values: object) -> np.ndarray:
+    """Dates (anything pandas reads as dates) -> days since 1970-01-01 as floats, NaN where missing."""
+    series = pd.to_datetime(pd.Series(values), errors="coerce")
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_localize(None)
+    days = series.to_numpy(dtype="datetime64[D]")
+    out = (days - _EPOCH).astype("int64").astype(float)
+    out[np.isnat(days)] = np.nan
+    return out
+
+
+def day_to_timestamp(day: float) -> pd.Timestamp:
+    return pd.Timestamp(_EPOCH + np.timedelta64(int(day), "D"))
+
+
+def as_of_day(book: Book) -> float:
+    return float(day_numbers([book.settings.today()])[0])
+
+
+def _column_days(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column in frame.columns:
+        return day_numbers(frame[column])
+    return np.full(len(frame), np.nan)
+
+
+def _first_per_account(book: Book, frame: pd.DataFrame, date_column: str) -> np.ndarray:
+    """Earliest date per account (aligned to book.accounts), NaN when the account has none."""
+    if not len(frame):
+        return np.full(len(book.accounts), np.nan)
+    days = pd.Series(day_numbers(frame[date_column]), index=frame["account_id"].astype(str).to_numpy())
+    first = days.groupby(level=0).min()
+    return first.reindex(book.accounts["account_id"].astype(str).to_numpy()).to_numpy(dtype=float)
+
+
+def records_start(book: Book, start: np.ndarray, lost_day: np.ndarray) -> float:
+    """First day break-ups are on record (NaN when nothing is dated).
+
+    The earliest account start, but not before the records begin: the first order of the order log (or the first
+    lost date, when earlier). Events are too sparse to mark it. Without an order log, lost accounts may have been
+    cleared out of the sheet up to some date: when the first break-up on record comes both more than a year
+    after the earliest start and more than five average spacings between break-ups after it (a wait that long
+    happens by chance less than 1% of the time), the records are taken to begin at that first break-up.
+    """
+    first = float(np.nanmin(start)) if np.isfinite(start).any() else np.nan
+    lost = lost_day[np.isfinite(lost_day)]
+    if len(book.orders):
+        ordered = day_numbers(book.orders["order_date"])
+        dated = np.concatenate([ordered[np.isfinite(ordered)], lost])
+        if len(dated):
+            first = float(np.fmax(first, dated.min()))
+    if len(lost) and np.isfinite(first):
+        spacing = (as_of_day(book) - lost.min() + 1) / len(lost)
+        if lost.min() - first > max(365.0, 5 * spacing):
+            first = float(lost.min())
+    return first
+
+
+def at_risk_spans(book: Book) -> pd.DataFrame:
+    """Per account (book.accounts order): ``account_id, start, end, lost`` in day numbers, days inclusive.
+
+    start: customer_since, else first_order, else the first order or event on record, else the book's earliest
+    known date; never before ``records_start`` (time before the records begin cannot show a break-up). end: the
+    lost date when the account broke up on or before as-of, else as-of. A lost date before the start moves the
+    start back to it (one day at risk). Accounts with no usable date, lost before the records begin, or starting
+    after as-of get NaN start and end (``lost`` False) and are left out of every exposure.
+    """
+    accounts = book.accounts
+    today = as_of_day(book)
+    start = _column_days(accounts, "customer_since")
+    for fallback in (_column_days(accounts, "first_order"), _first_per_account(book, book.orders, "order_date"),
+                     _first_per_account(book, book.events, "event_date")):
+        start = np.where(np.isnan(start), fallback, start)
+    lost_day = _column_days(accounts, "lost_date")
+    lost_day = np.where(lost_day <= today, lost_day, np.nan)
+    lost = np.isfinite(lost_day)
+    first = records_start(book, start, lost_day)
+    start = np.where(np.isnan(start), first, np.fmax(start, first))
+    end = np.where(lost, lost_day, today)
+    start = np.minimum(start, end)
+    usable = np.isfinite(start) & (start <= today) & (end >= first)
+    return pd.DataFrame({"account_id": accounts["account_id"].astype(str).to_numpy(),
+                         "start": np.where(usable, start, np.nan), "end": np.where(usable, end, np.nan),
+                         "lost": lost & usable})
+
+
+def history_problem(spans: pd.DataFrame, breakups: int, minimum: int, min_days: int = 0,
+                    needs: str = "") -> str:
+    """'' when a book has enough history to test anything, else 'not enough history: <why>'.
+
+    ``spans`` from ``at_risk_spans``; ``minimum``: break-ups needed; ``min_days``: how long the records must run
+    (``needs`` says why, e.g. "a season needs at least a full year")."""
+    usable = spans.dropna(subset=["start"])
+    if breakups == 0:
+        return "not enough history: no break-ups on record (no lost dates up to as-of), so there is nothing to test"
+    first, last = float(usable["start"].min()), float(usable["end"].max())
+    if last - first + 1 < min_days:
+        return (f"not enough history: the records cover only {int(last - first + 1)} days "
+                f"({day_to_timestamp(first):%Y-%m-%d} to {day_to_timestamp(last):%Y-%m-%d}); {needs}")
+    if bool(usable["lost"].all()):
+        return ("not enough history: every account in the book is lost; a comparison needs the accounts that "
+                "stayed as well")
+    minimum = max(int(minimum), 2)
+    if breakups < minimum:
+        return (f"not enough history: {breakups} break-up{'s' if breakups != 1 else ''} on record; at least "
+                f"{minimum} are needed before anything is tested (Settings: min_breakups_to_learn)")
+    return ""
+
+
+def account_revenue(book: Book, end_days: np.ndarray | None = None) -> np.ndarray:
+    """Revenue each account stands for (book.accounts order): annual_revenue, else revenue_12m, else the sum of
+    its order amounts in the 365 days up to ``end_days`` (default: as-of). NaN when none is known."""
+    accounts = book.accounts
+    revenue = np.full(len(accounts), np.nan)
+    for column in ("annual_revenue", "revenue_12m"):
+        if column in accounts.columns:
+            revenue = np.where(np.isnan(revenue), pd.to_numeric(accounts[column], errors="coerce"), revenue)
+    orders = book.orders
+    if np.isnan(revenue).any() and len(orders) and "amount" in orders.columns:
+        ids = accounts["account_id"].astype(str).to_numpy()
+        ends = np.full(len(accounts), as_of_day(book)) if end_days is None else np.asarray(end_days, float)
+        end_by_id = pd.Series(ends, index=ids)
+        end_by_id = end_by_id[~end_by_id.index.duplicated()]
+        order_ids = orders["account_id"].astype(str).to_numpy()
+        order_day = day_numbers(orders["order_date"])
+        order_end = end_by_id.reindex(order_ids).to_numpy(dtype=float)
+        inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS)
+        amounts = pd.Series(pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[inside],
+                            index=order_ids[inside])
+        summed = amounts.groupby(level=0).sum(min_count=1).reindex(ids).to_numpy(dtype=float)
+        revenue = np.where(np.isnan(revenue), summed, revenue)
+    return revenue

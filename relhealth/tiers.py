@@ -1,0 +1,247 @@
+"""Loyalty tiers (seed 004): Occasional buyer, Habitual buyer, Loyal customer, and who is one mistake away.
+
+Seed 004 asks "what percentage of your customer base would allow you one big mistake?". An account's tier:
+
+1. Regular buying. From the order log: the gaps between order days up to as-of (or the lost date). The time
+   since the last order counts as one more gap once it is longer than the usual gap (the rhythm is already
+   broken). Regular = at least ``habitual_min_orders`` orders, at least ``occasional_max_orders_per_year`` orders
+   a year over the account's time on the book, and a coefficient of variation of the gaps of at most
+   ``habitual_max_gap_cv``. A book without an order log uses Orders / First Order / Last Order: the same count
+   and rate, and "regular" unless the time since the last order exceeds the usual gap by more than
+   ``habitual_max_gap_cv`` of it (the spread a regular buyer's gaps are allowed). An account with no purchase
+   record at all counts as regular when it is on a contract with a renewal date, otherwise not.
+2. Affinity: referrals >= ``loyal_min_referrals``, NPS >= ``promoter_nps``, an exec sponsor, or it withstood a
+   big mistake: a service failure of ``BIG_MISTAKE_COMPLAINTS`` complaints within ``complaint_window_days``, after
+   which it kept ordering for at least ``complaint_window_days`` more (the stretch in which a failure usually
+   ends a relationship) and is not lost. One complaint followed by an order is not enough: most buyers of every
+   kind carry on after a single complaint, so it says nothing about affinity.
+3. Not regular -> Occasional; regular with affinity -> Loyal; regular without -> Habitual. Price shopping pushes
+   one step towards Occasional (Loyal -> Habitual, Habitual -> Occasional): ``PRICE_PUSH_SIGNALS`` or more
+   price-relief requests or better-competitor-price events in the last ``PRICE_SIGNAL_DAYS`` days, so every
+   purchase has become a new buying decision. (One request is not yet a pattern: on the sample book one signal
+   would demote a fifth of the habitual buyers, two separate the price shoppers.)
+
+One mistake away: every Occasional and Habitual account, and a Loyal one whose risk band (from the risk engine's
+``scores``) is High or Critical. ``one_mistake_summary`` gives the book-level shares, over accounts still active
+(a lost account has already had its mistake, so it is left out of both the numerator and the denominator).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .book import Book
+
+OCCASIONAL, HABITUAL, LOYAL = "Occasional", "Habitual", "Loyal"
+TIERS = (OCCASIONAL, HABITUAL, LOYAL)
+TIER_COLUMNS = ["account_id", "tier", "tier_reason", "one_mistake_away", "regular", "affinity", "orders",
+                "orders_per_year", "mean_gap_days", "gap_cv", "price_signals", "lost"]
+SUMMARY_COLUMNS = ["measure", "survive_one_mistake", "one_mistake_away", "share_surviving"]
+HIGH_BANDS = ("High", "Critical")
+PRICE_SIGNALS = ("price_relief", "competitor_price")
+PRICE_SIGNAL_DAYS = 365
+PRICE_PUSH_SIGNALS = 2
+BIG_MISTAKE_COMPLAINTS = 3
+_NO = {"", "no", "none", "n a", "na", "false", "0", "nan", "nil", "tbd", "vacant"}
+
+
+def _orders_by_account(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
+    """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), span."""
+    orders = book.orders
+    if not len(orders):
+        return pd.DataFrame(columns=["orders", "mean_gap", "gap_cv", "last_day"])
+    frame = pd.DataFrame({"account_id": orders["account_id"].astype(str).to_numpy(),
+                          "day": stats.day_numbers(orders["order_date"])}).dropna()
+    end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
+    end = end[~end.index.duplicated()]
+    frame = frame[frame["day"] <= end.reindex(frame["account_id"]).fillna(stats.as_of_day(book)).to_numpy()]
+    frame = frame.drop_duplicates().sort_values(["account_id", "day"], kind="stable")
+    rows = {}
+    for account, days in frame.groupby("account_id", sort=False)["day"]:
+        values = days.to_numpy()
+        gaps = np.diff(values)
+        last = values[-1]
+        open_gap = end.get(account, np.nan) - last
+        mean = gaps.mean() if len(gaps) else np.nan
+        if len(gaps) and np.isfinite(open_gap) and open_gap > mean:
+            gaps = np.r_[gaps, open_gap]
+            mean = gaps.mean()
+        cv = gaps.std(ddof=1) / mean if len(gaps) >= 2 and mean > 0 else np.nan
+        rows[account] = (len(values), mean, cv, last)
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["orders", "mean_gap", "gap_cv", "last_day"])
+
+
+def _summary_orders(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
+    """Shape (a): Orders / First Order / Last Order columns -> orders, mean gap, and NaN CV."""
+    accounts = book.accounts
+    count = pd.to_numeric(accounts.get("order_count"), errors="coerce") if "order_count" in accounts else None
+    if count is None:
+        return pd.DataFrame(columns=["orders", "mean_gap", "gap_cv", "last_day"])
+    first = stats.day_numbers(accounts["first_order"]) if "first_order" in accounts else np.full(len(accounts), np.nan)
+    last = stats.day_numbers(accounts["last_order"]) if "last_order" in accounts else np.full(len(accounts), np.nan)
+    count = count.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 1, (last - first) / (count - 1), np.nan)
+    frame = pd.DataFrame({"orders": count, "mean_gap": mean, "gap_cv": np.nan, "last_day": last},
+                         index=accounts["account_id"].astype(str).to_numpy())
+    return frame[np.isfinite(count)]
+
+
+def _exec_sponsor(accounts: pd.DataFrame) -> np.ndarray:
+    if "exec_sponsor" not in accounts.columns:
+        return np.zeros(len(accounts), bool)
+    from .schema import normalise_header
+    return np.array([v is True or (v is not None and v is not False and not (isinstance(v, float) and np.isnan(v))
+                                   and normalise_header(v) not in _NO) for v in accounts["exec_sponsor"]])
+
+
+def _event_days(book: Book, codes: tuple[str, ...]) -> pd.DataFrame:
+    events = book.events
+    events = events[events["event_type"].isin(codes)] if len(events) else events
+    return pd.DataFrame({"account_id": events["account_id"].astype(str).to_numpy(),
+                         "day": stats.day_numbers(events["event_date"])}).dropna()
+
+
+def _withstood_failure(book: Book, spans: pd.DataFrame, last_order: pd.Series) -> pd.Series:
+    """Accounts that had BIG_MISTAKE_COMPLAINTS complaints within complaint_window_days, still ordered
+    complaint_window_days after the failure, and are not lost: they have already allowed one big mistake."""
+    window = int(book.settings.complaint_window_days)
+    complaints = _event_days(book, ("complaint",)).sort_values(["account_id", "day"])
+    lost = pd.Series(spans["lost"].to_numpy(), index=spans["account_id"].to_numpy())
+    out = {}
+    k = BIG_MISTAKE_COMPLAINTS
+    for account, days in complaints.groupby("account_id", sort=False)["day"]:
+        values = days.to_numpy()
+        if len(values) < k or bool(lost.get(account, False)):
+            continue
+        # the day the k-th complaint of a window lands: values[i + k - 1] with values[i + k - 1] - values[i] < window
+        ends = values[k - 1:][values[k - 1:] - values[: len(values) - k + 1] < window]
+        if len(ends) and last_order.get(account, -np.inf) >= ends.min() + window:
+            out[account] = True
+    return pd.Series(out, dtype=bool)
+
+
+def _regularity_words(row: pd.Series, settings, contract: bool) -> str:
+    if not np.isfinite(row["orders"]) or row["orders"] == 0:
+        return "On contract, no order history (renews every year)" if contract else "No order history"
+    n, gap, cv, rate = int(row["orders"]), row["mean_gap"], row["gap_cv"], row["orders_per_year"]
+    if n < settings.habitual_min_orders:
+        return f"{n} order{'s' if n != 1 else ''} on record, too few to show a habit"
+    every = f"Orders every ~{gap:.0f} days"
+    if rate < settings.occasional_max_orders_per_year:
+        return f"{every} (~{rate:.1f} a year), infrequent"
+    if np.isfinite(cv):
+        steady = "steady" if cv <= settings.habitual_max_gap_cv else "irregular"
+        return f"{every}, {steady} (gap variation {cv:.2f})"
+    return f"{every}, {'on rhythm' if row['regular'] else 'overdue'}"
+
+
+def _affinity_words(row: pd.Series) -> str:
+    parts = []
+    if row["referrals"] > 0:
+        parts.append(f"{int(row['referrals'])} referral{'s' if row['referrals'] != 1 else ''}")
+    if row["promoter"]:
+        parts.append(f"NPS {row['nps']:.0f}")
+    if row["sponsor"]:
+        parts.append("exec sponsor")
+    if row["withstood"]:
+        parts.append("kept ordering after a big service failure")
+    return ", ".join(parts)
+
+
+def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per account (book.accounts order): ``account_id, tier, tier_reason, one_mistake_away`` plus the
+    evidence (``regular, affinity, orders, orders_per_year, mean_gap_days, gap_cv, price_signals, lost``)."""
+    settings = book.settings
+    accounts = book.accounts
+    ids = accounts["account_id"].astype(str).to_numpy()
+    spans = stats.at_risk_spans(book)
+    today = stats.as_of_day(book)
+    end = spans["end"].fillna(today).to_numpy()
+    history = _orders_by_account(book, spans) if len(book.orders) else _summary_orders(book, spans)
+    frame = history.reindex(ids)
+    frame["orders"] = frame["orders"].astype(float).fillna(0.0)
+    start = spans["start"].to_numpy()
+    if not len(book.orders) and "first_order" in accounts:
+        start = np.fmin(stats.day_numbers(accounts["first_order"]), end)
+    years = np.maximum(end - np.where(np.isfinite(start), start, end) + 1, 1) / 365.25
+    frame["orders_per_year"] = np.where(frame["orders"] > 0, frame["orders"] / np.maximum(years, 30 / 365.25), 0.0)
+    contract = (pd.to_datetime(accounts["renewal_date"], errors="coerce").notna().to_numpy()
+                if "renewal_date" in accounts else np.zeros(len(accounts), bool))
+    enough = (frame["orders"] >= settings.habitual_min_orders) & (
+        frame["orders_per_year"] >= settings.occasional_max_orders_per_year)
+    cv = frame["gap_cv"].to_numpy(dtype=float)
+    overdue = (end - frame["last_day"].to_numpy(dtype=float)) > frame["mean_gap"].to_numpy(dtype=float) * (
+        1 + settings.habitual_max_gap_cv)
+    steady = np.where(np.isfinite(cv), cv <= settings.habitual_max_gap_cv, ~overdue)
+    no_record = frame["orders"].to_numpy() == 0
+    frame["regular"] = np.where(no_record, contract & ~spans["lost"].to_numpy(), enough.to_numpy() & steady)
+
+    referrals = (pd.to_numeric(accounts["referrals"], errors="coerce").fillna(0).to_numpy()
+                 if "referrals" in accounts else np.zeros(len(accounts)))
+    frame["referrals"] = np.where(referrals >= max(settings.loyal_min_referrals, 1), referrals, 0)
+    nps = pd.to_numeric(accounts["nps"], errors="coerce").to_numpy() if "nps" in accounts else np.full(len(ids), np.nan)
+    frame["nps"] = nps
+    frame["promoter"] = nps >= settings.promoter_nps
+    frame["sponsor"] = _exec_sponsor(accounts)
+    frame["withstood"] = _withstood_failure(book, spans, history["last_day"]).reindex(ids).fillna(False).to_numpy()
+    frame["affinity"] = (frame["referrals"] > 0) | frame["promoter"] | frame["sponsor"] | frame["withstood"]
+
+    signals = _event_days(book, PRICE_SIGNALS)
+    signals = signals[(signals["day"] <= today) & (signals["day"] > today - PRICE_SIGNAL_DAYS)]
+    frame["lost"] = spans["lost"].to_numpy(dtype=bool)
+    frame["price_signals"] = signals.groupby("account_id").size().reindex(ids).fillna(0).astype(int).to_numpy()
+
+    level = np.where(frame["regular"].to_numpy(dtype=bool), np.where(frame["affinity"].to_numpy(dtype=bool), 2, 1), 0)
+    pushed = (frame["price_signals"].to_numpy() >= PRICE_PUSH_SIGNALS) & (level > 0)
+    tier = np.array(TIERS, dtype=object)[level - pushed]
+
+    reasons = []
+    for i, (_, row) in enumerate(frame.iterrows()):
+        words = _regularity_words(row, settings, bool(contract[i] and not row["lost"]))
+        affinity = _affinity_words(row)
+        words += f"; {affinity}" if affinity else "; no sign of affinity (no referrals, promoter NPS or exec sponsor)"
+        if row["price_signals"]:
+            count = int(row["price_signals"])
+            words += f"; {count} price-relief / competitor-price event{'s' if count != 1 else ''} in the last year"
+            words += ": shops on price, one step down" if pushed[i] else ""
+        reasons.append(words)
+
+    band = pd.Series(dtype=object)
+    if scores is not None and len(scores) and "band" in scores:
+        band = pd.Series(scores["band"].to_numpy(), index=scores["account_id"].astype(str).to_numpy())
+        band = band[~band.index.duplicated()]
+    high = band.reindex(ids).isin(HIGH_BANDS).to_numpy()
+    away = (tier != LOYAL) | high
+    reasons = [r + ("; risk band High or worse" if h and t == LOYAL else "") for r, h, t in zip(reasons, high, tier)]
+    return pd.DataFrame({
+        "account_id": ids, "tier": tier, "tier_reason": reasons, "one_mistake_away": away.astype(bool),
+        "regular": frame["regular"].to_numpy(dtype=bool), "affinity": frame["affinity"].to_numpy(dtype=bool),
+        "orders": frame["orders"].to_numpy(dtype=float), "orders_per_year": frame["orders_per_year"].to_numpy(float),
+        "mean_gap_days": frame["mean_gap"].to_numpy(dtype=float), "gap_cv": cv,
+        "price_signals": frame["price_signals"].to_numpy(), "lost": spans["lost"].to_numpy(dtype=bool)},
+        columns=TIER_COLUMNS)
+
+
+def one_mistake_summary(book: Book, tiers: pd.DataFrame) -> pd.DataFrame:
+    """Book level, over active accounts: how many (and how much revenue) would survive one big mistake.
+
+    Rows ``accounts`` and ``revenue``; revenue per account is annual revenue, else revenue 12M, else its order
+    amounts over the last 365 days; accounts with no known revenue count as 0 in the revenue row. A share is NaN
+    when there is nothing to share (no active accounts, or no known revenue)."""
+    ids = book.accounts["account_id"].astype(str).to_numpy()
+    aligned = tiers.set_index(tiers["account_id"].astype(str))
+    aligned = aligned[~aligned.index.duplicated()].reindex(ids)
+    active = ~stats.at_risk_spans(book)["lost"].to_numpy()
+    away = aligned["one_mistake_away"].fillna(True).to_numpy(dtype=bool)
+    revenue = np.nan_to_num(stats.account_revenue(book), nan=0.0)
+    rows = []
+    for measure, weight in (("accounts", np.ones(len(ids))), ("revenue", revenue)):
+        survive = float(weight[active & ~away].sum())
+        at_risk = float(weight[active & away].sum())
+        total = survive + at_risk
+        rows.append({"measure": measure, "survive_one_mistake": survive, "one_mistake_away": at_risk,
+                     "share_surviving": survive / total if total > 0 else np.nan})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
