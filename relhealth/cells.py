@@ -125,10 +125,10 @@ def _serials(numbers: np.ndarray) -> np.ndarray:
     out = np.full(len(x), _NAT)
     days = np.floor(x)
     serial = (days >= 1) & (days <= 109_574)                        # 1900-01-01 .. 2199-12-31
-    # Excel counts a 29 Feb 1900 that never was: serials below 61 sit one day later than the 1899-12-30 epoch.
+    # Excel counts a 29 Feb 1900 that never was (serial 60): serials below it count from 1899-12-31.
     shift = np.where(days < 61, 1, 0)
     ok = serial & (days != 60)
-    out[ok] = (_EXCEL_EPOCH + (days[ok] - shift[ok]).astype("timedelta64[D]")).astype("datetime64[ns]")
+    out[ok] = (_EXCEL_EPOCH + (days[ok] + shift[ok]).astype("timedelta64[D]")).astype("datetime64[ns]")
     ymd = ~serial & (days >= 19_000_101) & (days <= 21_991_231) & (x == days)
     if ymd.any():
         parsed = pd.to_datetime(pd.Series(days[ymd].astype(np.int64).astype(str)), format="%Y%m%d",

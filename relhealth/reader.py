@@ -101,7 +101,7 @@ def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list
     ids = parsed["account_id"].values
     no_id = ~blank & ~totals & ids.isna().to_numpy()
     for i in np.flatnonzero(no_id):
-        problem = parsed["account_id"].problems.iloc[i] or "has no account id"
+        problem = parsed["account_id"].problems.iloc[i] or "is blank"
         issues.add(table.rows[i], table.headers[j_id], table.columns[j_id][i], f"{problem}; the row was left out", j_id)
     candidate = ~blank & ~totals & ~no_id
     dup = candidate & ids.where(candidate).duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
@@ -114,7 +114,7 @@ def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list
     frame = pd.DataFrame({c.name: pd.Series(parsed[c.name].values.to_numpy()[keep], dtype=parsed[c.name].values.dtype)
                           for c in COLUMNS[ACCOUNTS] if c.name in parsed})
     if "exec_sponsor" in frame:
-        frame["exec_sponsor"] = frame["exec_sponsor"].map(_sponsor).astype(object)
+        frame["exec_sponsor"] = pd.Series([_sponsor(v) for v in frame["exec_sponsor"]], dtype=object)
     status = frame["status"] if "status" in frame else pd.Series(None, index=frame.index, dtype=object)
     status = status.where(status.notna(), "Active")
     if "lost_date" in frame:
@@ -159,7 +159,7 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
     live = ~blank & ~totals
     no_id = live & ids.isna().to_numpy()
     for i in np.flatnonzero(no_id):
-        problem = parsed["account_id"].problems.iloc[i] or "has no account"
+        problem = parsed["account_id"].problems.iloc[i] or "is blank"
         issues.add(table.rows[i], table.headers[j_id], table.columns[j_id][i], f"{problem}; the {one} was left out",
                    j_id)
     live &= ~no_id
@@ -185,7 +185,7 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
         j = table.mapping[col]
         missing = live & parsed[col].values.isna().to_numpy()
         for i in np.flatnonzero(missing):
-            problem = parsed[col].problems.iloc[i] or f"is blank: a {one} needs one"
+            problem = parsed[col].problems.iloc[i] or "is blank"
             issues.add(table.rows[i], table.headers[j], table.columns[j][i], f"{problem}; the {one} was left out", j)
         live &= ~missing
     issues.cells(table, parsed, live, skip=("account_id", *required))
@@ -193,7 +193,7 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
     frame = pd.DataFrame({"account_id": ids.to_numpy()[live].astype(object)})
     for col in columns.columns.drop(["account_id", "source_row"]):
         if col in parsed:
-            frame[col] = parsed[col].values.to_numpy()[live]
+            frame[col] = pd.Series(parsed[col].values.to_numpy()[live], dtype=parsed[col].values.dtype)
         else:
             frame[col] = pd.Series(np.nan if col == "amount" else None, index=frame.index,
                                    dtype=columns[col].dtype)
