@@ -28,12 +28,21 @@ def load_sheets(path: str | os.PathLike) -> tuple[dict[str, list[tuple]], dict[s
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
     target = _check_path(path)
+    # Opening a sheet read-only looks for its recorded used range; a sheet without one (openpyxl's own
+    # write-only books, many exporters) is then parsed in full just to find none, doubling the load time.
+    # The used range is thrown away below anyway (reset_dimensions), so that first pass is skipped.
+    get_size = ReadOnlyWorksheet._get_size
+    ReadOnlyWorksheet._get_size = lambda self: None
     try:
         workbook = load_workbook(target, read_only=True, data_only=True)
     except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError) as exc:
         raise BookError(f"{target.name} could not be opened as an Excel workbook ({exc}). "
                         "Save it from Excel as .xlsx and try again.") from exc
+    finally:
+        ReadOnlyWorksheet._get_size = get_size
     try:
         sheets, paths = {}, {}
         for sheet in workbook.worksheets:

@@ -35,9 +35,10 @@ LOST_WORDS = frozenset({"lost", "churned", "churn", "closed", "cancelled", "canc
                         "defected", "attrited"})
 
 MISSING, NUMBER, DATE, BOOL, TEXT, ERROR, TIME = range(7)
-_NUMBER_TYPES = (int, float, np.int64, np.int32, np.float64, np.float32, np.int16, np.int8, np.uint64,
-                 np.uint32)
-_DATE_TYPES = (dt.datetime, dt.date, pd.Timestamp, np.datetime64)
+_KIND_OF = {type(None): MISSING, type(pd.NaT): MISSING, str: TEXT, np.str_: TEXT, bool: BOOL, np.bool_: BOOL,
+            dt.datetime: DATE, dt.date: DATE, pd.Timestamp: DATE, np.datetime64: DATE, dt.time: TIME,
+            **{t: NUMBER for t in (int, float, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32,
+                                   np.uint16, np.uint8, np.float64, np.float32)}}
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 _FIRST_DAY, _LAST_DAY = np.datetime64("1900-01-01", "ns"), np.datetime64("2199-12-31", "ns")
 _NAT = np.datetime64("NaT", "ns")
@@ -69,16 +70,13 @@ def _split(raw: pd.Series) -> _Cells:
     if pd.api.types.is_numeric_dtype(raw.dtype) or pd.api.types.is_datetime64_any_dtype(raw.dtype):
         filled = NUMBER if pd.api.types.is_numeric_dtype(raw.dtype) else DATE
         kind = np.where(raw.isna().to_numpy(), MISSING, filled).astype(np.int8)
-        return _Cells(raw.index, raw.astype(object).to_numpy(), kind, codes, np.array([], dtype=object))
-    obj = raw.astype(object)
-    types = obj.map(type)
-    kind = np.full(n, TEXT, dtype=np.int8)
-    kind[types.isin(_NUMBER_TYPES).to_numpy()] = NUMBER
-    kind[types.isin(_DATE_TYPES).to_numpy()] = DATE
-    kind[types.isin((bool, np.bool_)).to_numpy()] = BOOL
-    kind[(types == dt.time).to_numpy()] = TIME
-    kind[pd.isna(obj).to_numpy()] = MISSING
-    values = obj.to_numpy()
+        return _Cells(raw.index, raw.to_numpy(), kind, codes, np.array([], dtype=object))
+    values = raw.astype(object).to_numpy()
+    get = _KIND_OF.get
+    kind = np.fromiter((get(type(v), TEXT) for v in values), dtype=np.int8, count=n)
+    numbers = np.flatnonzero(kind == NUMBER)
+    if len(numbers):
+        kind[numbers[np.isnan(values[numbers].astype(float))]] = MISSING
     is_text = kind == TEXT
     texts = np.array([], dtype=object)
     if is_text.any():
@@ -276,6 +274,8 @@ def parse_dates(raw: pd.Series, order: str = "auto") -> Parsed:
 
 
 def _real_dates(values: np.ndarray) -> np.ndarray:
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[ns]")
     try:
         parsed = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce")
         if getattr(parsed.dt, "tz", None) is not None:

@@ -5,7 +5,6 @@ where the Settings table is, and the one clear message when a required column is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import zip_longest
 from typing import Any, Mapping
 
 import numpy as np
@@ -32,19 +31,40 @@ _KNOWN = set().union(*_SYNONYMS.values())
 
 @dataclass
 class Table:
-    """One sheet's table: headers (as written), their keys, the header's sheet row, raw data columns."""
+    """One sheet's table: headers (as written), their keys, the header's sheet row, and the data below it.
+
+    Columns are cut from the rows only when asked for (a 500,000-line log has few columns anyone reads)."""
 
     sheet: str
     headers: list[str]
     keys: list[str]
     header_row: int
-    columns: list[np.ndarray]
-    rows: np.ndarray
+    rows: np.ndarray                       # the sheet's 1-based row number of every data row
     hidden: set[int]
+    body: list | None = None               # the data rows of a grid, or
+    frame: pd.DataFrame | None = None      # the DataFrame given
     mapping: dict[str, int] = field(default_factory=dict)
+    _columns: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+
+    def column(self, j: int) -> np.ndarray:
+        if j not in self._columns:
+            if self.frame is not None:
+                self._columns[j] = self.frame.iloc[:, j].to_numpy()
+            else:
+                try:
+                    values = [r[j] for r in self.body]
+                except (IndexError, TypeError):          # ragged rows, or None for an empty row
+                    values = [r[j] if r is not None and j < len(r) else None for r in self.body]
+                column = np.empty(len(values), dtype=object)
+                column[:] = values
+                self._columns[j] = column
+        return self._columns[j]
 
     def raw(self, j: int) -> pd.Series:
-        return pd.Series(self.columns[j], dtype=object)
+        """Column j as a Series: typed as the DataFrame had it (fast paths in cells), else object."""
+        if self.frame is not None:
+            return self.frame.iloc[:, j].reset_index(drop=True)
+        return pd.Series(self.column(j), dtype=object)
 
 
 def grid_table(sheet: str, grid: list, hidden: set[int], extra_keys: set[str]) -> Table | None:
@@ -57,27 +77,21 @@ def grid_table(sheet: str, grid: list, hidden: set[int], extra_keys: set[str]) -
             best, best_score = i, score
     if best is None:
         return None
-    header = list(grid[best])
     body = grid[best + 1:]
-    width = len(header)
-    if any(r is None for r in body):
-        body = [r or () for r in body]
-    columns = [np.array(col, dtype=object) for col in zip_longest(*body, fillvalue=None)][:width]
-    columns += [np.full(len(body), None, dtype=object)] * (width - len(columns))
-    return _make_table(sheet, header, hidden, best + 1, columns, np.arange(best + 2, best + 2 + len(body)))
+    return _make_table(sheet, list(grid[best]), hidden, best + 1, np.arange(best + 2, best + 2 + len(body)),
+                       body=body)
 
 
 def frame_table(sheet: str, frame: pd.DataFrame, hidden: set[int], extra: set[str]) -> Table | None:
     if isinstance(frame.columns, pd.RangeIndex):      # no header given: find it like in a grid
         return grid_table(sheet, frame.astype(object).values.tolist(), hidden, extra)
-    columns = [frame.iloc[:, j].astype(object).to_numpy() for j in range(frame.shape[1])]
-    return _make_table(sheet, list(frame.columns), hidden, 1, columns, np.arange(2, len(frame) + 2))
+    return _make_table(sheet, list(frame.columns), hidden, 1, np.arange(2, len(frame) + 2), frame=frame)
 
 
-def _make_table(sheet, header, hidden, header_row, columns, rows) -> Table:
+def _make_table(sheet, header, hidden, header_row, rows, **data) -> Table:
     headers = [cells.as_text(h) for h in header]
     keys = ["" if j in hidden else normalise_header(h) for j, h in enumerate(headers)]
-    return Table(sheet, headers, keys, header_row, columns, rows, hidden)
+    return Table(sheet, headers, keys, header_row, rows, hidden, **data)
 
 
 def _overrides_for(settings: Settings, role: str, sheet: str) -> dict[str, str]:
@@ -107,7 +121,8 @@ def map_columns(table: Table, role: str, settings: Settings) -> dict[str, int]:
 
 
 def _unique_share(table: Table, j: int) -> float:
-    ids = table.raw(j).dropna()
+    """Share of distinct ids among the first 50,000 filled cells (enough to tell a list from a log)."""
+    ids = table.raw(j)[:50_000].dropna()
     return ids.nunique() / len(ids) if len(ids) else 1.0
 
 
