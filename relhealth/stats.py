@@ -187,9 +187,10 @@ def records_start(book: Book, start: np.ndarray, lost_day: np.ndarray) -> float:
 
     The earliest account start, but not before the records begin: the first order of the order log (or the first
     lost date, when earlier). Events are too sparse to mark it. Without an order log, lost accounts may have been
-    cleared out of the sheet up to some date: when the first break-up on record comes both more than a year
-    after the earliest start and more than five average spacings between break-ups after it (a wait that long
-    happens by chance less than 1% of the time), the records are taken to begin at that first break-up.
+    cleared out of the sheet up to some date: when the first break-up on record comes more than a year after the
+    earliest start, and a wait that long before all n break-ups would happen by chance less than 1% of the time
+    (break-ups at a steady rate fall uniformly over the records), the records are taken to begin at that first
+    break-up.
     """
     first = float(np.nanmin(start)) if np.isfinite(start).any() else np.nan
     lost = lost_day[np.isfinite(lost_day)]
@@ -199,8 +200,9 @@ def records_start(book: Book, start: np.ndarray, lost_day: np.ndarray) -> float:
         if len(dated):
             first = float(np.fmax(first, dated.min()))
     if len(lost) and np.isfinite(first):
-        spacing = (as_of_day(book) - lost.min() + 1) / len(lost)
-        if lost.min() - first > max(365.0, 5 * spacing):
+        wait, span = lost.min() - first, as_of_day(book) - first + 1
+        # Break-ups at a steady rate fall uniformly over the records: all n after `wait` with chance (1-wait/span)^n
+        if wait > 365 and (1 - wait / span) ** len(lost) < 0.01:
             first = float(lost.min())
     return first
 
@@ -226,8 +228,9 @@ def at_risk_spans(book: Book) -> pd.DataFrame:
     first = records_start(book, start, lost_day)
     start = np.where(np.isnan(start), first, np.fmax(start, first))
     end = np.where(lost, lost_day, today)
+    not_yet = start > today
     start = np.minimum(start, end)
-    usable = np.isfinite(start) & (start <= today) & (end >= first)
+    usable = np.isfinite(start) & ~not_yet & (end >= first)
     return pd.DataFrame({"account_id": accounts["account_id"].astype(str).to_numpy(),
                          "start": np.where(usable, start, np.nan), "end": np.where(usable, end, np.nan),
                          "lost": lost & usable})

@@ -11,10 +11,11 @@ Seed 004 asks "what percentage of your customer base would allow you one big mis
    ``habitual_max_gap_cv`` of it (the spread a regular buyer's gaps are allowed). An account with no purchase
    record at all counts as regular when it is on a contract with a renewal date, otherwise not.
 2. Affinity: referrals >= ``loyal_min_referrals``, NPS >= ``promoter_nps``, an exec sponsor, or it withstood a
-   big mistake: a service failure of ``BIG_MISTAKE_COMPLAINTS`` complaints within ``complaint_window_days``, after
-   which it kept ordering for at least ``complaint_window_days`` more (the stretch in which a failure usually
-   ends a relationship) and is not lost. One complaint followed by an order is not enough: most buyers of every
-   kind carry on after a single complaint, so it says nothing about affinity.
+   big mistake: a service failure of ``BIG_MISTAKE_COMPLAINTS`` complaints within ``complaint_window_days``, at
+   least ``complaint_window_days`` ago (the stretch in which a failure usually ends a relationship), after which
+   it is not lost and kept spending: ordering at ``KEPT_PACE`` or more of its pace in the year before (seed 004:
+   a habitual buyer "will break the habit" after a mistake; a loyal one carries on). One complaint followed by
+   an order is not enough: most buyers of every kind carry on after a single complaint.
 3. Not regular -> Occasional; regular with affinity -> Loyal; regular without -> Habitual. Price shopping pushes
    one step towards Occasional (Loyal -> Habitual, Habitual -> Occasional): ``PRICE_PUSH_SIGNALS`` or more
    price-relief requests or better-competitor-price events in the last ``PRICE_SIGNAL_DAYS`` days, so every
@@ -44,22 +45,27 @@ PRICE_SIGNALS = ("price_relief", "competitor_price")
 PRICE_SIGNAL_DAYS = 365
 PRICE_PUSH_SIGNALS = 2
 BIG_MISTAKE_COMPLAINTS = 3
+KEPT_PACE = 0.5
 _NO = {"", "no", "none", "n a", "na", "false", "0", "nan", "nil", "tbd", "vacant"}
 
 
-def _orders_by_account(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
-    """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), span."""
+def _order_days(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
+    """Distinct (account_id, day) order days up to each account's end, sorted."""
     orders = book.orders
-    if not len(orders):
-        return pd.DataFrame(columns=["orders", "mean_gap", "gap_cv", "last_day"])
     frame = pd.DataFrame({"account_id": orders["account_id"].astype(str).to_numpy(),
                           "day": stats.day_numbers(orders["order_date"])}).dropna()
     end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
     end = end[~end.index.duplicated()]
     frame = frame[frame["day"] <= end.reindex(frame["account_id"]).fillna(stats.as_of_day(book)).to_numpy()]
-    frame = frame.drop_duplicates().sort_values(["account_id", "day"], kind="stable")
+    return frame.drop_duplicates().sort_values(["account_id", "day"], kind="stable")
+
+
+def _orders_by_account(order_days: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), last day."""
+    end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
+    end = end[~end.index.duplicated()]
     rows = {}
-    for account, days in frame.groupby("account_id", sort=False)["day"]:
+    for account, days in order_days.groupby("account_id", sort=False)["day"]:
         values = days.to_numpy()
         gaps = np.diff(values)
         last = values[-1]
@@ -104,22 +110,36 @@ def _event_days(book: Book, codes: tuple[str, ...]) -> pd.DataFrame:
                          "day": stats.day_numbers(events["event_date"])}).dropna()
 
 
-def _withstood_failure(book: Book, spans: pd.DataFrame, last_order: pd.Series) -> pd.Series:
-    """Accounts that had BIG_MISTAKE_COMPLAINTS complaints within complaint_window_days, still ordered
-    complaint_window_days after the failure, and are not lost: they have already allowed one big mistake."""
+def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame | None,
+                       last_order: pd.Series) -> pd.Series:
+    """Accounts that had BIG_MISTAKE_COMPLAINTS complaints within complaint_window_days and are not lost, with at
+    least complaint_window_days since, and that kept buying: at KEPT_PACE or more of their order rate in the year
+    before (without an order log: still ordering a window after it). They have already allowed one big mistake."""
     window = int(book.settings.complaint_window_days)
     complaints = _event_days(book, ("complaint",)).sort_values(["account_id", "day"])
-    lost = pd.Series(spans["lost"].to_numpy(), index=spans["account_id"].to_numpy())
+    span = spans.set_index("account_id")
+    span = span[~span.index.duplicated()]
+    by_account = dict(tuple(order_days.groupby("account_id", sort=False)["day"])) if order_days is not None else {}
     out = {}
     k = BIG_MISTAKE_COMPLAINTS
     for account, days in complaints.groupby("account_id", sort=False)["day"]:
         values = days.to_numpy()
-        if len(values) < k or bool(lost.get(account, False)):
+        if len(values) < k or account not in span.index or bool(span.at[account, "lost"]):
             continue
         # the day the k-th complaint of a window lands: values[i + k - 1] with values[i + k - 1] - values[i] < window
         ends = values[k - 1:][values[k - 1:] - values[: len(values) - k + 1] < window]
-        if len(ends) and last_order.get(account, -np.inf) >= ends.min() + window:
-            out[account] = True
+        start, end = span.at[account, "start"], span.at[account, "end"]
+        if not len(ends) or end - ends.min() < window:
+            continue
+        failure = ends.min()
+        if order_days is None:
+            out[account] = bool(last_order.get(account, -np.inf) >= failure + window)
+            continue
+        ordered = by_account.get(account, pd.Series(dtype=float)).to_numpy()
+        since = max(start, failure - 365)
+        before = np.count_nonzero((ordered >= since) & (ordered < failure)) / max(failure - since, 1)
+        after = np.count_nonzero(ordered > failure) / max(end - failure, 1)
+        out[account] = after > 0 and after >= KEPT_PACE * before
     return pd.Series(out, dtype=bool)
 
 
@@ -160,7 +180,8 @@ def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFram
     spans = stats.at_risk_spans(book)
     today = stats.as_of_day(book)
     end = spans["end"].fillna(today).to_numpy()
-    history = _orders_by_account(book, spans) if len(book.orders) else _summary_orders(book, spans)
+    order_days = _order_days(book, spans) if len(book.orders) else None
+    history = _orders_by_account(order_days, spans) if order_days is not None else _summary_orders(book, spans)
     frame = history.reindex(ids)
     frame["orders"] = frame["orders"].astype(float).fillna(0.0)
     start = spans["start"].to_numpy()
@@ -186,7 +207,8 @@ def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFram
     frame["nps"] = nps
     frame["promoter"] = nps >= settings.promoter_nps
     frame["sponsor"] = _exec_sponsor(accounts)
-    frame["withstood"] = _withstood_failure(book, spans, history["last_day"]).reindex(ids).fillna(False).to_numpy()
+    withstood = _withstood_failure(book, spans, order_days, history["last_day"])
+    frame["withstood"] = withstood.reindex(ids).fillna(False).to_numpy(dtype=bool)
     frame["affinity"] = (frame["referrals"] > 0) | frame["promoter"] | frame["sponsor"] | frame["withstood"]
 
     signals = _event_days(book, PRICE_SIGNALS)
