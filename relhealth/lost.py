@@ -140,6 +140,7 @@ def _by_quarter(book: Book, lost: pd.DataFrame) -> pd.DataFrame:
 
 def lost_business(book: Book) -> LostReport:
     """Losses by owner, by reason (exogenous or fixable) and by quarter; see the module docstring."""
+    stats.check_book(book)
     every, mask = _lost_accounts(book)
     lost = every[mask].reset_index(drop=True)
     message = "" if len(lost) else "no lost accounts on record: nothing to report yet"

@@ -102,6 +102,7 @@ def _scan(codes: np.ndarray, breakup_codes: np.ndarray, exposure_days: np.ndarra
 
 def breakup_seasonality(book: Book) -> Seasonality:
     """Break-ups by month, ISO week and named window, each against exposure, with the tests described above."""
+    stats.check_book(book)
     settings = book.settings
     today = stats.as_of_day(book)
     spans = stats.at_risk_spans(book).dropna(subset=["start"])
@@ -186,6 +187,7 @@ def renewal_in_trend_window(book: Book, seasonality: Seasonality) -> pd.DataFram
 
     An active account whose renewal date (its month and day: renewals recur yearly) falls inside a window the
     seasonality analysis called a trend is flagged; ``trend_window`` names the window(s), "" otherwise."""
+    stats.check_book(book)
     accounts = book.accounts
     renewal = (pd.to_datetime(accounts["renewal_date"], errors="coerce") if "renewal_date" in accounts.columns
                else pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]"))

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .book import Book
+from .book import Book, BookError
 
 TREND, FEWER, COINCIDENCE, REFERENCE = "trend", "fewer break-ups", "could be coincidence", "reference"
 NOT_ENOUGH = "not enough history"
@@ -144,6 +144,23 @@ def goodness_of_fit(observed: np.ndarray, expected: np.ndarray, draws: int = 10_
 
 
 # ---- book-derived quantities -------------------------------------------------------------------------------
+
+_REQUIRED = (("accounts", ("account_id",)), ("orders", ("account_id", "order_date")),
+             ("events", ("account_id", "event_date", "event_type")))
+
+
+def check_book(book: Book) -> None:
+    """The one input check of every analysis entry point: a Book whose frames have the canonical columns
+    (``book.py``'s contract; the reader always builds one). Raises ``BookError`` naming what is missing."""
+    if not isinstance(book, Book):
+        raise TypeError(f"expected a relhealth.book.Book, got {type(book).__name__}")
+    for name, required in _REQUIRED:
+        frame = getattr(book, name)
+        missing = [c for c in required if c not in frame.columns]
+        if missing:
+            raise BookError(f"the book's {name} table has no {', '.join(missing)} column; build books with "
+                            "relhealth.reader.read_book or the empty frames of relhealth.book")
+
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 

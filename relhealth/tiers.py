@@ -174,6 +174,7 @@ def _affinity_words(row: pd.Series) -> str:
 def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per account (book.accounts order): ``account_id, tier, tier_reason, one_mistake_away`` plus the
     evidence (``regular, affinity, orders, orders_per_year, mean_gap_days, gap_cv, price_signals, lost``)."""
+    stats.check_book(book)
     settings = book.settings
     accounts = book.accounts
     ids = accounts["account_id"].astype(str).to_numpy()
@@ -253,6 +254,7 @@ def one_mistake_summary(book: Book, tiers: pd.DataFrame) -> pd.DataFrame:
     Rows ``accounts`` and ``revenue``; revenue per account is annual revenue, else revenue 12M, else its order
     amounts over the last 365 days; accounts with no known revenue count as 0 in the revenue row. A share is NaN
     when there is nothing to share (no active accounts, or no known revenue)."""
+    stats.check_book(book)
     ids = book.accounts["account_id"].astype(str).to_numpy()
     aligned = tiers.set_index(tiers["account_id"].astype(str))
     aligned = aligned[~aligned.index.duplicated()].reindex(ids)

@@ -134,6 +134,7 @@ def trigger_lift(book: Book) -> pd.DataFrame:
     """One row per event type (schema order): counts, rates after the event vs otherwise, rate ratio, exact 95%
     interval, p-value and verdict ("trend", "fewer break-ups", "could be coincidence", "no events logged" or
     "not enough history: ...")."""
+    stats.check_book(book)
     settings = book.settings
     window = max(int(settings.trigger_window_days), 1)
     spans = _spans(book)
@@ -197,6 +198,7 @@ def _complaint_levels(book: Book, spans: pd.DataFrame, window: int) -> tuple[np.
 def complaint_steps(book: Book) -> pd.DataFrame:
     """Break-up rate by complaints in the trailing ``complaint_window_days`` (0, 1, 2, 3+), each step against
     0 complaints, so a team sees whether "after three complaints" holds for them."""
+    stats.check_book(book)
     settings = book.settings
     window = max(int(settings.trigger_window_days), 1)
     spans = _spans(book)

@@ -113,3 +113,18 @@ def test_account_revenue_falls_back_in_order():
     orders = [("C", "2026-01-01", 5.0), ("C", "2026-10-01", 6.0), ("C", "2025-06-01", 100.0)]
     revenue = stats.account_revenue(tiny_book(rows, orders=orders))
     assert revenue[:3].tolist() == [10.0, 20.0, 11.0] and np.isnan(revenue[3])
+
+
+def test_every_entry_point_checks_its_book():
+    from relhealth import lost, seasonality, tiers, triggers
+    from relhealth.book import Book, BookError
+
+    broken = Book(accounts=pd.DataFrame({"customer": ["A"]}))
+    calls = [lambda: tiers.loyalty_tiers(broken, None), lambda: tiers.one_mistake_summary(broken, pd.DataFrame()),
+             lambda: seasonality.breakup_seasonality(broken), lambda: triggers.trigger_lift(broken),
+             lambda: triggers.complaint_steps(broken), lambda: lost.lost_business(broken)]
+    for call in calls:
+        with pytest.raises(BookError, match="account_id"):
+            call()
+    with pytest.raises(BookError, match="events"):
+        triggers.trigger_lift(Book(accounts=pd.DataFrame({"account_id": ["A"]}), events=pd.DataFrame()))
