@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 
@@ -20,6 +21,14 @@ class Health:
     complaint_steps: pd.DataFrame
     lost: object
     planner: pd.DataFrame
+
+    @cached_property
+    def trend(self):
+        """Book health as of each of the last 12 month-ends (``trend.health_trend``). Computed on first use, once:
+        it re-scores the book twelve times, which only the charts need."""
+        from .trend import health_trend
+
+        return health_trend(self.book)
 
 
 def assess(book: Book) -> Health:

@@ -1,0 +1,229 @@
+"""The one refresh: read the book, run ``health.assess`` once, write the sheets the add-in owns, insert the charts.
+
+``refresh(target, progress)`` is the routine. A *target* is the workbook seen through one library:
+
+- ``BookTarget`` (here): a workbook file through openpyxl, for ``relhealth refresh BOOK.xlsx`` and
+  ``relhealth demo``; ``refresh_file`` wraps it with the atomic save, the backup and the terminal progress bar;
+- ``addin.scripts.ExcelTarget``: the open workbook through xlwings, for the button in Excel (``@script``),
+  with progress in Excel's status bar.
+
+Both offer the same five operations (``input_sheets``, ``read_keyed``, ``write_keyed``, ``write_report``,
+``write_charts``); everything else, including what goes in each sheet (``owned``) and how user rows and columns
+are kept (``merge``), is shared. See docs/refresh.md.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from . import merge, owned, safe_save, writer
+
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class RefreshReport:
+    accounts: int = 0
+    planner_rows: int = 0
+    kept_rows: int = 0  # planner rows kept only for the user's notes
+    warnings: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    path: Path | None = None
+    backup: Path | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"Refreshed {self.path.name if self.path else 'the workbook'}: {self.accounts:,} accounts scored, "
+                 f"{self.planner_rows:,} rows in the Win-back Planner"
+                 + (f" ({self.kept_rows} kept for your notes)" if self.kept_rows else "")
+                 + f", {self.seconds:.1f} s."]
+        if self.backup:
+            lines.append(f"The previous version is kept as {self.backup.name}.")
+        lines += [f"Note: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
+    """Read, assess once, write the owned sheets and charts through ``target``; returns what was done."""
+    from charts import book_charts
+    from relhealth import stats
+    from relhealth.health import assess
+    from relhealth.reader import read_book
+
+    step = progress or (lambda fraction, message: None)
+    started = time.perf_counter()
+    report = RefreshReport()
+    step(0.02, "reading the workbook")
+    sheets, hidden = target.input_sheets()
+    book = read_book(sheets, hidden=hidden)
+    report.accounts = len(book.accounts)
+    step(0.20, f"scoring {len(book.accounts):,} accounts")
+    health = assess(book)
+    ids = book.accounts["account_id"].astype(str)
+    step(0.60, "writing Scores and the Win-back Planner")
+    for table in (owned.scores_table(health), owned.planner_table(health)):
+        existing = target.read_keyed(table.sheet, report.warnings)
+        plan = merge.plan_keyed(existing, table, set(ids))
+        target.write_keyed(table, plan, existing, report.warnings)
+        if table.sheet == owned.PLANNER:
+            report.planner_rows = len(plan.rows)
+            report.kept_rows = sum(1 for r in plan.rows if r.marker)
+    step(0.68, "writing Seasonality and Triggers")
+    stamp = f"as of {book.settings.today():%Y-%m-%d}"
+    note = ("Written by the relhealth refresh ({}). These tables are replaced on every refresh; "
+            "anything you type outside them is kept.")
+    target.write_report(owned.SEASONALITY, f"Break-up seasons ({stamp})", note.format(writer.today_text()),
+                        owned.seasonality_blocks(health), report.warnings)
+    target.write_report(owned.TRIGGERS, f"What comes before a break-up ({stamp})", note.format(writer.today_text()),
+                        owned.trigger_blocks(health), report.warnings)
+    step(0.74, "drawing charts")
+    revenue = pd.Series(stats.account_revenue(book), index=ids.to_numpy())
+    charts = book_charts(health, revenue)
+    report.findings = [c.title for c in charts]
+    target.write_charts(owned.CHARTS, f"Relationship health at a glance ({stamp})", charts, report.warnings)
+    _close(charts)
+    report.seconds = time.perf_counter() - started
+    step(0.92, "saving")
+    return report
+
+
+def _close(charts) -> None:
+    for chart in charts:
+        chart.figure.clear()
+
+
+# ---- headless: a workbook file through openpyxl -------------------------------------------------------------------
+
+class BookTarget:
+    """A workbook file opened with openpyxl (formulas, styles, names, tables, pictures and charts kept)."""
+
+    def __init__(self, path: Path):
+        from openpyxl import load_workbook
+
+        from .workbook import load_sheets
+
+        self.path = path
+        self._values = load_sheets(path)  # values as Excel last calculated them, hidden columns
+        self.wb = load_workbook(path, keep_vba=path.suffix.lower() in (".xlsm", ".xltm"), keep_links=True)
+        self.created: dict[str, bool] = {}
+
+    def owned_titles(self) -> set[str]:
+        return {ws.title for name in owned.ROLES if (ws := writer.owned_sheet(self.wb, name)) is not None}
+
+    def input_sheets(self):
+        sheets, hidden = self._values
+        mine = self.owned_titles()
+        return ({k: v for k, v in sheets.items() if k not in mine},
+                {k: v for k, v in hidden.items() if k not in mine})
+
+    def read_keyed(self, name: str, warnings: list[str]):
+        ws = writer.owned_sheet(self.wb, name)
+        if ws is None:
+            return None
+        existing = writer.read_existing(ws)
+        if existing is None:  # the user removed the Account ID header: keep their sheet, start a fresh one
+            old = ws.title
+            ws.title = writer._free_title(self.wb, f"{old} (old)")
+            del self.wb.defined_names[owned.ROLES[name]]
+            warnings.append(f"'{old}' had no '{owned.KEY}' header any more, so rows could not be matched; it was "
+                            f"kept as '{ws.title}' and a fresh '{old}' was written.")
+        return existing
+
+    def write_keyed(self, table: owned.Keyed, plan: merge.Plan, existing, warnings: list[str]) -> None:
+        ws, created = writer.sheet_for(self.wb, table.sheet, warnings)
+        writer.write_keyed(self.wb, ws, table, plan, existing, created)
+        writer.mark(self.wb, table.sheet, ws, plan.header_row + len(plan.rows), len(plan.headers))
+
+    def write_report(self, name: str, title: str, banner: str, blocks, warnings: list[str]) -> None:
+        ws, created = writer.sheet_for(self.wb, name, warnings)
+        if not created:
+            writer.clear_area(ws, writer.previous_area(self.wb, name))
+        last_row, width = writer.write_report(ws, title, banner, blocks)
+        writer.mark(self.wb, name, ws, last_row, width)
+
+    def write_charts(self, name: str, title: str, charts, warnings: list[str]) -> None:
+        ws, created = writer.sheet_for(self.wb, name, warnings)
+        if not created:
+            writer.clear_area(ws, writer.previous_area(self.wb, name))
+        findings = owned.Block("What the charts say", "", pd.DataFrame({"Finding": [c.title for c in charts]}))
+        last_row, width = writer.write_report(ws, title, "Pictures below are replaced on every refresh.", [findings])
+        for j in range(1, 18):
+            ws.column_dimensions[writer.get_column_letter(j)].width = 13
+        ws.column_dimensions["A"].width = 3
+        ws.sheet_view.showGridLines = False
+        anchors = [f"{'B' if k % 2 == 0 else 'J'}{last_row + 1 + (k // 2) * CHART_ROWS}" for k in range(len(charts))]
+        writer.place_pictures(ws, [(c.name, c.figure, a) for c, a in zip(charts, anchors)])
+        writer.mark(self.wb, name, ws, last_row, max(width, 2))
+
+    def save_to(self, path: Path) -> None:
+        self.wb.save(path)
+
+
+CHART_ROWS = 21  # a 380-px chart spans 19 default rows (20 px each), plus a gap
+
+
+# ---- the command -------------------------------------------------------------------------------------------------
+
+class TextProgress:
+    """A progress bar on stderr: redrawn in place on a terminal, one line per step otherwise. No dependency."""
+
+    def __init__(self, stream=None, width: int = 28):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, fraction: float, message: str) -> None:
+        filled = int(round(self.width * max(0.0, min(1.0, fraction))))
+        bar = f"[{'#' * filled}{'.' * (self.width - filled)}] {fraction:4.0%} {message}"
+        self.stream.write(("\r" + bar.ljust(78)) if self.tty else bar + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def refresh_file(path, out=None, progress: bool = True) -> RefreshReport:
+    """Refresh the workbook at ``path`` (or write the refreshed copy to ``out``), atomically, keeping a backup.
+
+    Raises ``FileNotFoundError`` / ``relhealth.book.BookError`` for an unreadable book and ``safe_save.SaveError``
+    (a ``PermissionError``) when the target cannot be written; in every such case no file has changed."""
+    started = time.perf_counter()
+    source = Path(path)
+    dest = Path(out) if out else source
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no such file")
+    safe_save.check_writable(dest)  # fail before the work, not after it
+    bar = TextProgress() if progress else None
+    try:
+        target = BookTarget(source)
+        report = refresh(target, bar)
+        before = safe_save.package_features(source)
+        user_sheets = set(target.wb.sheetnames) - target.owned_titles()
+
+        def save(temp: Path) -> None:
+            target.save_to(temp)
+            lost = safe_save.lost_features(before, safe_save.package_features(temp), user_sheets)
+            if lost:
+                report.warnings.append(
+                    "openpyxl could not carry over " + "; ".join(lost) + ". The previous version (backup) still "
+                    "has them; refresh from Excel (the relhealth button) to keep them in place.")
+
+        report.backup = safe_save.save_atomic(save, dest, backup=True)
+        report.path = dest
+        report.seconds = time.perf_counter() - started
+        if bar:
+            bar(1.0, "done")
+    finally:
+        if bar:
+            bar.close()
+    if progress:
+        print(report.summary())
+    return report
