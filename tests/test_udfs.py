@@ -307,6 +307,10 @@ def test_cache_key_follows_content_and_type():
     changed[3][4] = 7.0 if changed[3][4] != 7.0 else 8.0
     assert convert.content_key(changed, None) != key
     assert len({convert.content_key([[1]]), convert.content_key([[1.0]]), convert.content_key([[True]])}) == 3
+    text = "".join(["Act", "ive"])
+    shared, distinct = [[text, text]], [[text, "".join(["Acti", "ve"])]]
+    keep = [shared[0][0]] * 3  # more references to the same object: the key must not change
+    assert convert.content_key(shared) == convert.content_key(distinct) and keep
     with_dates = [[dt.datetime(2026, 1, 1)]]
     assert convert.content_key(with_dates) == convert.content_key([[dt.datetime(2026, 1, 1)]])
 

@@ -72,10 +72,11 @@ def matrix(value: Any) -> list[list[Any]] | None:
     if not value:
         return None
     rows = value if isinstance(value[0], (list, tuple)) else [value]
-    kinds = {c.__class__ for row in rows for c in row}
-    if kinds <= _PLAIN and int not in kinds:  # the common case: one quick pass
-        return [[None if c == "" else c for c in row] for row in rows]
-    return [[_clean_cell(c) for c in row] for row in rows]
+    if isinstance(value, list):  # Office.js (JSON): plain values, "" for empty, dicts for errors/data types
+        kinds = {c.__class__ for row in rows for c in row}
+        if kinds <= _PLAIN:  # the common case: nothing to change ("" is blank to the reader), no copy
+            return rows
+    return [[_clean_cell(c) for c in row] for row in rows]  # classic (COM tuples): error codes, tz-aware dates
 
 
 def scalar(value: Any) -> Any:
@@ -214,8 +215,10 @@ def canonical_names(header: list[Any], columns: tuple[schema.Column, ...], sheet
 def content_key(*parts: Any) -> bytes:
     """A digest of the raw arguments' content: exact types and values (1, 1.0 and TRUE differ)."""
     try:
-        data = marshal.dumps(parts)  # Office.js payloads: str/float/int/bool/None/dict; ~10x faster
-    except ValueError:  # datetimes (classic) and other objects
+        # Office.js payloads hold str/float/int/bool/None/dict only. Marshal version 0: from version 1 on, bytes
+        # depend on object identity (interned strings, back-references for shared objects), not only content.
+        data = marshal.dumps(parts, 0)
+    except ValueError:  # datetimes (classic, fresh objects from COM on every call) and other objects
         data = pickle.dumps(parts, protocol=pickle.HIGHEST_PROTOCOL)
     return hashlib.blake2b(data, digest_size=20).digest()
 

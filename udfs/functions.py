@@ -100,11 +100,12 @@ def _column(frame_of: Callable[[convert.Computation], Any], column: str) -> Call
 
     def values(comp: convert.Computation) -> list[Any]:
         frame = frame_of(comp)
-        ids = list(comp.book.accounts["account_id"])
-        if len(frame) == len(ids) and list(frame["account_id"]) == ids:
-            return [shape.cell(v) for v in frame[column]]
-        by_id = dict(zip(frame["account_id"], frame[column]))
-        return [shape.cell(by_id.get(i)) for i in ids]
+        ids = comp.book.accounts["account_id"].tolist()
+        values = shape.cells(frame[column].tolist())
+        if len(frame) == len(ids) and frame["account_id"].tolist() == ids:
+            return values
+        by_id = dict(zip(frame["account_id"].tolist(), values))
+        return [by_id.get(i) for i in ids]
 
     return values
 

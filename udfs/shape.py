@@ -44,6 +44,12 @@ def cell(value: Any) -> Any:
     return value
 
 
+def cells(values: list[Any]) -> list[Any]:
+    """``cell`` for a column's ``tolist()``: plain Python values pass through untouched (the common case)."""
+    plain = (str, bool, int, type(None))
+    return [v if v.__class__ in plain or (v.__class__ is float and math.isfinite(v)) else cell(v) for v in values]
+
+
 def issue_text(issue: dict) -> str:
     """``'Last Order' "next tues" is not a date (row 14)``, prefixed by the sheet for the logs."""
     sheet = "" if issue["sheet"] in ("Accounts", None) else f"{issue['sheet']} "
@@ -109,13 +115,15 @@ def per_row(comp: convert.Computation, name: str, family: str,
         account_values = values(comp)
         out: list[Any] = [None] * comp.data_rows
         filled = [False] * comp.data_rows
-        for position, (source_row, account_id) in enumerate(zip(book.accounts["source_row"],
-                                                                book.accounts["account_id"])):
-            index = comp.output_index(source_row)
+        by_account = bool(issues.by_account)
+        for position, (source_row, account_id) in enumerate(zip(book.accounts["source_row"].tolist(),
+                                                                book.accounts["account_id"].tolist())):
+            index = source_row - comp.header_row - 2
             if not 0 <= index < comp.data_rows or filled[index]:
                 continue
             filled[index] = True
-            blocking = issues.blocking(index, convert.account_key(account_id), family)
+            blocking = (issues.blocking(index, convert.account_key(account_id) if by_account else None, family)
+                        if index in issues.by_row or by_account else None)
             value = account_values[position]
             if blocking:
                 out[index] = message(name, blocking)
