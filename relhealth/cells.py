@@ -39,6 +39,8 @@ _KIND_OF = {type(None): MISSING, type(pd.NaT): MISSING, str: TEXT, np.str_: TEXT
             dt.datetime: DATE, dt.date: DATE, pd.Timestamp: DATE, np.datetime64: DATE, dt.time: TIME,
             **{t: NUMBER for t in (int, float, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32,
                                    np.uint16, np.uint8, np.float64, np.float32)}}
+_UNIFORM = {"string": TEXT, "floating": NUMBER, "integer": NUMBER, "mixed-integer-float": NUMBER,
+            "datetime": DATE, "datetime64": DATE, "date": DATE, "boolean": BOOL, "time": TIME, "empty": MISSING}
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 _FIRST_DAY, _LAST_DAY = np.datetime64("1900-01-01", "ns"), np.datetime64("2199-12-31", "ns")
 _NAT = np.datetime64("NaT", "ns")
@@ -72,8 +74,12 @@ def _split(raw: pd.Series) -> _Cells:
         kind = np.where(raw.isna().to_numpy(), MISSING, filled).astype(np.int8)
         return _Cells(raw.index, raw.to_numpy(), kind, codes, np.array([], dtype=object))
     values = raw.astype(object).to_numpy()
-    get = _KIND_OF.get
-    kind = np.fromiter((get(type(v), TEXT) for v in values), dtype=np.int8, count=n)
+    uniform = _UNIFORM.get(pd.api.types.infer_dtype(values, skipna=True))   # one C pass: all one type?
+    if uniform is not None:
+        kind = np.where(pd.isna(values), MISSING, uniform).astype(np.int8)
+    else:                                                                  # mixed: one Python pass
+        get = _KIND_OF.get
+        kind = np.fromiter((get(type(v), TEXT) for v in values), dtype=np.int8, count=n)
     numbers = np.flatnonzero(kind == NUMBER)
     if len(numbers):
         kind[numbers[np.isnan(values[numbers].astype(float))]] = MISSING
@@ -81,7 +87,7 @@ def _split(raw: pd.Series) -> _Cells:
     texts = np.array([], dtype=object)
     if is_text.any():
         sub = values[is_text]
-        sub_codes, uniques = pd.factorize(pd.Series(sub, dtype=object))
+        sub_codes, uniques = pd.factorize(sub)
         stripped = pd.Series([u if isinstance(u, str) else str(u) for u in uniques], dtype=object).str.strip()
         texts = stripped.to_numpy()
         blank = (stripped == "").to_numpy()
@@ -107,8 +113,9 @@ def _from_texts(cells: _Cells, per_text: np.ndarray, out: np.ndarray) -> None:
 
 
 def _finish(cells: _Cells, values: np.ndarray, problems: np.ndarray, note: str = "", dtype=None) -> Parsed:
-    series = pd.Series(values, index=cells.index, dtype=dtype)
-    return Parsed(series, pd.Series(problems, index=cells.index, dtype=object), cells.kind == MISSING, note)
+    series = pd.Series(values, index=cells.index, dtype=dtype, copy=False)
+    return Parsed(series, pd.Series(problems, index=cells.index, dtype=object, copy=False), cells.kind == MISSING,
+                  note)
 
 
 def _is_null_word(texts: np.ndarray) -> np.ndarray:
@@ -455,7 +462,7 @@ def parse_text(raw: pd.Series) -> Parsed:
     problems = _problems(cells)
     rows = (cells.kind != MISSING) & (cells.kind != ERROR) & (cells.kind != TEXT)
     if rows.any():  # numbers, dates, flags: each distinct value written out once
-        codes, uniques = pd.factorize(pd.Series(cells.obj[rows], dtype=object))
+        codes, uniques = pd.factorize(cells.obj[rows].astype(object))
         values[rows] = np.array([as_text(u) for u in uniques], dtype=object)[codes]
     _from_texts(cells, cells.texts.astype(object), values)
     return _finish(cells, values, problems, dtype=object)

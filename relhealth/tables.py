@@ -51,12 +51,12 @@ class Table:
             if self.frame is not None:
                 self._columns[j] = self.frame.iloc[:, j].to_numpy()
             else:
+                n = len(self.body)
                 try:
-                    values = [r[j] for r in self.body]
+                    column = np.fromiter((r[j] for r in self.body), dtype=object, count=n)
                 except (IndexError, TypeError):          # ragged rows, or None for an empty row
-                    values = [r[j] if r is not None and j < len(r) else None for r in self.body]
-                column = np.empty(len(values), dtype=object)
-                column[:] = values
+                    column = np.fromiter((r[j] if r is not None and j < len(r) else None for r in self.body),
+                                         dtype=object, count=n)
                 self._columns[j] = column
         return self._columns[j]
 
@@ -64,7 +64,7 @@ class Table:
         """Column j as a Series: typed as the DataFrame had it (fast paths in cells), else object."""
         if self.frame is not None:
             return self.frame.iloc[:, j].reset_index(drop=True)
-        return pd.Series(self.column(j), dtype=object)
+        return pd.Series(self.column(j), dtype=object, copy=False)
 
 
 def grid_table(sheet: str, grid: list, hidden: set[int], extra_keys: set[str]) -> Table | None:
@@ -143,11 +143,12 @@ def role_scores(table: Table, settings: Settings) -> dict[str, tuple[float, dict
 
 def accepted(role: str, col: str) -> str:
     column = next(c for c in COLUMNS[role] if c.name == col)
-    shown = [column.label] + [_display(s) for s in column.synonyms if s not in (column.name, column.label)]
+    own = {normalise_header(column.name), normalise_header(column.label)}
+    shown = [column.label] + [display(s) for s in column.synonyms if normalise_header(s) not in own]
     return ", ".join(f'"{s}"' for s in dict.fromkeys(shown))
 
 
-def _display(synonym: str) -> str:
+def display(synonym: str) -> str:
     upper = {"id", "nps", "arr", "acv", "am", "ae", "csm", "ltm", "mrr", "dm", "m&a", "t12m", "12m"}
     return " ".join(w.upper() if w in upper else w.capitalize() for w in synonym.split())
 

@@ -222,3 +222,21 @@ def test_large_order_log_reads_whole_and_fast_enough():
     book = read_book({"Accounts": accounts, "Orders": log})
     assert len(book.orders) == n_lines and book.issues.empty
     assert book.orders["order_date"].between("2023-01-01", "2025-09-27").all()
+
+
+def test_docs_list_every_column_and_header_the_reader_accepts():
+    from pathlib import Path
+
+    from relhealth.schema import COLUMNS, normalise_header
+    from relhealth.tables import display
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "reading.md").read_text()
+    sections = {"Accounts": "### Accounts", "Orders": "### Order log", "Events": "### Event log"}
+    for role, columns in COLUMNS.items():
+        section = text.split(sections[role], 1)[1].split("###", 1)[0]
+        for column in columns:
+            row = next((line for line in section.splitlines() if f"(`{column.name}`)" in line), "")
+            assert row.startswith(f"| {column.label} (`{column.name}`)"), column.name
+            own = {normalise_header(column.name), normalise_header(column.label)}
+            for synonym in column.synonyms:
+                assert normalise_header(synonym) in own or display(synonym) in row, (column.name, synonym)
