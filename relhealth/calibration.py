@@ -1,0 +1,239 @@
+"""The purchase-behaviour part of the risk: P(no purchase within the horizon) from an account's buying history.
+
+``purchase_risk(history, as_of, horizon_days)`` fits Pareto/NBD (``btyd``) on every customer's ``(x, t_x, T)`` as
+of ``as_of`` (in weeks), then recalibrates it on a back-test inside the same history, so it never sees anything
+after ``as_of``:
+
+1. back-test cutoff ``c = as_of - H'`` with ``H' = min(H, half the history)``; refit the model on what was known
+   at ``c`` and label each customer "no purchase in (c, as_of]";
+2. logistic regression of that label on ``logit P0(H')`` (the model's own probability of no purchase in ``H'``)
+   and ``log(1 + x)``, by maximum likelihood;
+3. at ``as_of``: ``risk = expit(b0 + b1 logit P0(H') + b2 log(1 + x)) * P0(H) / P0(H')``: the recalibrated
+   ``H'`` probability pushed through the model's own survival to the real horizon ``H`` (when ``H' = H`` the
+   ratio is 1).
+
+Measured on CDNOW (docs/risk.md): the plain models over-predict churn for dormant customers (0.78 predicted vs 0.71
+seen) and under-use frequency; the back-test fixes both without holdout data. When the back-test cannot run
+(history shorter than 8 weeks, too few customers, one outcome only) the plain Pareto/NBD probability stands.
+When even the model cannot be fitted (too few repeat buyers) the documented ``recency rule`` below applies.
+
+Books of more than ``MAX_FIT_CUSTOMERS`` customers are fitted on a seeded random sample of that many (four
+parameters are pinned down long before; every customer is still scored), which keeps 100,000 accounts in budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special
+
+from .btyd import ModelFitError, ParetoNBD
+
+WEEK = 7.0
+MAX_FIT_CUSTOMERS = 20_000
+MIN_BACKTEST_DAYS = 28
+MIN_BACKTEST_CUSTOMERS = 50
+MIN_PER_OUTCOME = 10
+EPS = 1e-9
+
+PARETO = "Pareto/NBD"
+RECALIBRATED = "Pareto/NBD recalibrated on a back-test"
+RECENCY_RULE = "recency rule"
+
+
+@dataclass(frozen=True)
+class History:
+    """A purchase log reduced to integer customer codes and whole day numbers (days since 1970-01-01)."""
+
+    code: np.ndarray        # int, 0..n_customers-1
+    day: np.ndarray         # int64
+    n_customers: int
+
+    @classmethod
+    def from_frame(cls, ids: pd.Series, dates: pd.Series, customers: pd.Index) -> "History":
+        """Purchases of ``customers`` (others are dropped); ``dates`` anything pandas reads as dates."""
+        code = customers.get_indexer(ids.astype(str))
+        day = pd.to_datetime(dates).to_numpy(dtype="datetime64[D]").astype("int64")
+        keep = (code >= 0) & (day > np.iinfo(np.int64).min)
+        return cls(code[keep].astype(np.int64), day[keep], len(customers))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Per customer as of a cutoff day: purchase days, first and last purchase day (NaN when none yet)."""
+
+    count: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    cutoff: int
+
+    @property
+    def has(self) -> np.ndarray:
+        return self.count > 0
+
+    def xtT(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(repeat purchases, weeks from first to last purchase, weeks from first purchase to the cutoff)."""
+        m = self.has if mask is None else mask
+        return (self.count[m] - 1.0, (self.last[m] - self.first[m]) / WEEK, (self.cutoff - self.first[m]) / WEEK)
+
+
+def summarise(history: History, cutoff: int) -> Summary:
+    """Purchase days per customer up to ``cutoff`` (inclusive): several purchases on one day count once."""
+    keep = history.day <= cutoff
+    code, day = history.code[keep], history.day[keep]
+    n = history.n_customers
+    if not len(code):
+        nan = np.full(n, np.nan)
+        return Summary(np.zeros(n), nan, nan.copy(), cutoff)
+    lo = int(day.min())
+    key = np.unique(code * (int(day.max()) - lo + 1) + (day - lo))
+    span = int(day.max()) - lo + 1
+    kc, kd = key // span, key % span + lo
+    count = np.bincount(kc, minlength=n).astype(float)
+    first, last = np.full(n, np.nan), np.full(n, np.nan)
+    starts = np.r_[0, np.flatnonzero(np.diff(kc)) + 1]
+    owners = kc[starts]
+    first[owners] = kd[starts]
+    last[owners] = kd[np.r_[starts[1:], len(kd)] - 1]
+    return Summary(count, first, last, cutoff)
+
+
+@dataclass(frozen=True)
+class PurchaseRisk:
+    """Per customer (aligned with the History's codes): P(no purchase within the horizon) and its parts."""
+
+    risk: np.ndarray
+    p_alive: np.ndarray
+    expected_purchases: np.ndarray
+    usual_gap_days: np.ndarray
+    method: str
+    note: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def _fit(x, t_x, T, seed: int = 0, initial=None) -> ParetoNBD:
+    if len(x) > MAX_FIT_CUSTOMERS:
+        pick = np.sort(np.random.default_rng(seed).choice(len(x), MAX_FIT_CUSTOMERS, replace=False))
+        x, t_x, T = x[pick], t_x[pick], T[pick]
+    return ParetoNBD().fit(x, t_x, T, initial_params=initial)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | None = None,
+                       prior_precision: np.ndarray | float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic regression by maximum penalised likelihood (Newton, trust region).
+
+    The penalty ``sum(prior_precision * (coef - prior_mean)^2) / 2`` is a normal prior; returns the coefficients
+    and the penalised information matrix (its inverse is their covariance)."""
+    k = X.shape[1]
+    mean = np.zeros(k) if prior_mean is None else np.asarray(prior_mean, float)
+    prec = np.broadcast_to(np.asarray(prior_precision, float), (k,))
+
+    def f(c):
+        z = X @ c
+        return np.sum(np.logaddexp(0, z) - y * z) + 0.5 * np.sum(prec * (c - mean) ** 2)
+
+    def g(c):
+        return X.T @ (special.expit(X @ c) - y) + prec * (c - mean)
+
+    def h(c):
+        p = special.expit(X @ c)
+        return (X * (p * (1 - p))[:, None]).T @ X + np.diag(prec)
+
+    coef = optimize.minimize(f, mean.copy(), jac=g, hess=h, method="trust-exact").x
+    return coef, h(coef)
+
+
+def _design(p0: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.ones(len(x)), _logit(p0), np.log1p(x)])
+
+
+def _backtest(history: History, first_day: int, as_of: int, horizon_days: int, model: ParetoNBD):
+    """Recalibration coefficients from a back-test inside the history, or (None, reason)."""
+    span = as_of - first_day
+    h_back = min(horizon_days, span // 2)
+    if h_back < MIN_BACKTEST_DAYS:
+        return None, h_back, f"history of {span} days is too short for a back-test"
+    cut = as_of - h_back
+    past = summarise(history, cut)
+    now = summarise(history, as_of)
+    mask = past.has
+    if mask.sum() < MIN_BACKTEST_CUSTOMERS:
+        return None, h_back, f"only {int(mask.sum())} customers had bought by the back-test cutoff"
+    bought_after = now.count[mask] > past.count[mask]
+    y = (~bought_after).astype(float)
+    if min(y.sum(), len(y) - y.sum()) < MIN_PER_OUTCOME:
+        return None, h_back, "the back-test period shows only one outcome"
+    x, t_x, T = past.xtT(mask)
+    try:
+        back = _fit(x, t_x, T, initial=model.params_.to_numpy())
+    except ModelFitError as exc:
+        return None, h_back, f"back-test fit failed ({exc})"
+    p0 = back.prob_no_purchase(x, t_x, T, h_back / WEEK)
+    coef = penalised_logistic(_design(p0, x), y)[0]
+    if coef[1] <= 0:
+        return None, h_back, "the back-test found the model uninformative"
+    return coef, h_back, ""
+
+
+def recency_rule(count, first, last, as_of, horizon_days) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The fallback when no model can be fitted: (risk, p_alive, expected purchases, usual gap in days).
+
+    The usual gap is the account's mean gap between purchase days (else the book's median of those, else the
+    horizon). An account is presumed still buying while its silence is within its usual gap; each further usual
+    gap of silence halves that chance. While buying, purchases come at one per usual gap (Poisson), so
+    ``risk = 1 - P(still buying) * (1 - exp(-horizon / gap))``.
+    """
+    repeat = count > 1
+    gaps = np.where(repeat, (last - first) / np.maximum(count - 1, 1), np.nan)
+    book_gap = float(np.nanmedian(gaps)) if np.isfinite(gaps).any() else float(horizon_days)
+    gap = np.where(np.isfinite(gaps) & (gaps > 0), gaps, max(book_gap, 1.0))
+    silence = np.where(np.isfinite(last), as_of - last, np.nan)
+    alive = np.where(np.isfinite(silence), 2.0 ** (-np.maximum(silence - gap, 0) / gap), 0.5)
+    buy = -np.expm1(-horizon_days / gap)
+    return 1 - alive * buy, alive, alive * horizon_days / gap, gap
+
+
+def purchase_risk(now: Summary, horizon_days: int, history: History | None = None) -> PurchaseRisk:
+    """P(no purchase within ``horizon_days`` after ``now.cutoff``) per customer.
+
+    ``now`` summarises purchases up to the as-of day; ``history`` (the purchase log itself) allows the back-test
+    recalibration, without it (a book of summary columns) the plain model stands."""
+    as_of = now.cutoff
+    has = now.has
+    n = len(now.count)
+    gap = np.where(now.count > 1, (now.last - now.first) / np.maximum(now.count - 1, 1), np.nan)
+    x, t_x, T = now.xtT()
+    try:
+        model = _fit(x, t_x, T)
+    except ModelFitError as exc:
+        risk, alive, expected, gap = recency_rule(now.count, now.first, now.last, as_of, horizon_days)
+        return PurchaseRisk(risk, alive, expected, gap, RECENCY_RULE, note=str(exc))
+    horizon = horizon_days / WEEK
+    risk, alive, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    p0 = model.prob_no_purchase(x, t_x, T, horizon)
+    alive[has] = model.p_alive(x, t_x, T)
+    expected[has] = model.expected_purchases(x, t_x, T, horizon)
+    params = {k: float(v) for k, v in model.params_.items()}
+    method, note = PARETO, "no purchase log to back-test on" if history is None else ""
+    if history is not None:
+        first_day = int(np.nanmin(now.first))
+        coef, h_back, note = _backtest(history, first_day, as_of, horizon_days, model)
+        if coef is not None:
+            p0_back = model.prob_no_purchase(x, t_x, T, h_back / WEEK)
+            p0 = special.expit(_design(p0_back, x) @ coef) * p0 / np.maximum(p0_back, EPS)
+            method = RECALIBRATED
+            params.update(backtest_days=h_back, intercept=float(coef[0]), slope_logit_p0=float(coef[1]),
+                          slope_log_freq=float(coef[2]))
+    risk[has] = np.clip(p0, 0.0, 1.0)
+    if not has.all():  # customers with no purchase yet: the recency rule's "no purchase on record" value
+        rule = recency_rule(now.count, now.first, now.last, as_of, horizon_days)
+        for out, value in zip((risk, alive, expected), rule):
+            out[~has] = value[~has]
+    return PurchaseRisk(risk, alive, expected, gap, method, note, params)

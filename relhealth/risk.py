@@ -1,0 +1,348 @@
+"""Break-up risk: the probability that an account places no order within the horizon, explained in rep's words.
+
+``score_book(book)`` (one row per account, ``book.accounts`` order) and ``score_transactions(orders, as_of,
+horizon_days)`` (a bare purchase log). Every number is computed as of ``book.settings.today()`` from records up to
+that day only, so the health trend can recompute past month-ends.
+
+How a risk is built (docs/risk.md has the measured figures):
+
+1. Buying pattern (``calibration.purchase_risk``): Pareto/NBD on the book's purchase histories, recalibrated on a
+   back-test inside the history; the recency rule when the book cannot support the model.
+2. Relationship events and an upcoming renewal (``event_effects``) multiply the odds:
+   ``logit(risk) = logit(buying pattern) + sum_k effect_k * feature_k``, effects learned from the book's own
+   break-ups when there are enough, else the Settings defaults.
+3. Drivers: the buying pattern is the starting point (its points are the risk the account would have with no
+   events); the points the events add are shared among them by Shapley values over the events on the
+   probability scale (every order of adding them averaged), so the drivers add up to the risk exactly. Points are
+   rounded by largest remainder so the shown whole points add up to the shown percentage too. More than three
+   contributions: the two largest are named and the rest are summed as "n other factors".
+4. Bands: ``risk >= band_critical`` Critical, ``>= band_high`` High, ``>= band_watch`` Watch, else Low.
+
+Lost accounts (status Lost with a lost date on or before as-of, or no lost date at all) get risk 1.0, band
+Critical and the driver "Lost on <date>: <reason>"; the win-back planner takes them from there. Accounts that were
+not customers yet on as-of (start after it) get a blank risk and band and say so in ``data_issues``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import combinations
+from math import factorial
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .book import Book
+from .calibration import History, PurchaseRisk, Summary, purchase_risk, summarise
+from .event_effects import CODES, RENEWAL, EventData, day_of, learn_effects
+from .schema import EVENT_TYPES
+from .settings import Settings
+
+SCORE_COLUMNS = ["account_id", "risk", "band", "driver_1", "driver_2", "driver_3", "drivers",
+                 "expected_purchases", "p_alive", "data_issues"]
+TRANSACTION_COLUMNS = ["customer_id", "risk", "band", "drivers"]
+EPS = 1e-9
+
+
+def band_of(risk: np.ndarray, settings: Settings) -> np.ndarray:
+    """Low / Watch / High / Critical by the Settings thresholds ("" where the risk is blank)."""
+    risk = np.asarray(risk, float)
+    band = np.select([risk >= settings.band_critical, risk >= settings.band_high, risk >= settings.band_watch],
+                     ["Critical", "High", "Watch"], "Low").astype(object)
+    band[~np.isfinite(risk)] = ""
+    return band
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def shapley_points(base_logit: np.ndarray, effects: np.ndarray) -> np.ndarray:
+    """Shapley values of each effect (columns) on ``expit(base + sum of effects)``, relative to ``expit(base)``.
+
+    Exact: accounts are grouped by which effects are non-zero (a zero effect is a null player with value 0), and
+    each group enumerates the subsets of its own effects.
+    """
+    n, k = effects.shape
+    out = np.zeros((n, k))
+    active = effects != 0
+    keys = active @ (1 << np.arange(k))
+    for key in np.unique(keys):
+        rows = np.flatnonzero(keys == key)
+        cols = [j for j in range(k) if key >> j & 1]
+        if not cols:
+            continue
+        e, b, m = effects[np.ix_(rows, cols)], base_logit[rows], len(cols)
+        for i, j in enumerate(cols):
+            others = [c for c in range(m) if c != i]
+            total = np.zeros(len(rows))
+            for size in range(m):
+                weight = factorial(size) * factorial(m - size - 1) / factorial(m)
+                for subset in combinations(others, size):
+                    s = b + (e[:, list(subset)].sum(axis=1) if subset else 0.0)
+                    total += weight * (special.expit(s + e[:, i]) - special.expit(s))
+            out[rows, j] = total
+    return out
+
+
+def _round_points(parts: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Whole points per part (largest remainder) adding up to round(100 * total) on each row."""
+    scaled = parts * 100
+    floor = np.floor(scaled)
+    short = np.round(total * 100) - floor.sum(axis=1)  # >= 0: round(sum) >= floor(sum) >= sum of floors
+    order = np.argsort(-(scaled - floor), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(parts.shape[1]), parts.shape).copy(), axis=1)
+    return (floor + (rank < short[:, None])).astype(int)
+
+
+def _explain(names: list[list[str]], points: np.ndarray, first_plain: bool = True) -> list[list[str]]:
+    """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'."""
+    out = []
+    for row_names, row_pts in zip(names, points):
+        items = [(n, p) for n, p in zip(row_names, row_pts) if n and (p != 0 or n == row_names[0])]
+        items.sort(key=lambda item: -abs(item[1]))
+        if len(items) > 3:
+            rest = items[2:]
+            items = items[:2] + [(f"{len(rest)} other factors", sum(p for _, p in rest))]
+        texts = []
+        for i, (name, pts) in enumerate(items):
+            plain = first_plain and name == row_names[0]
+            texts.append(f"{name}: {pts} pts" if plain else f"{name}: {pts:+d} pts")
+        out.append(texts + [""] * (3 - len(texts)))
+    return out
+
+
+def _pattern_words(count: np.ndarray, first: np.ndarray, last: np.ndarray, gap: np.ndarray, as_of: int,
+                   method: str) -> list[str]:
+    words = []
+    for c, f, l, g in zip(count, first, last, gap):
+        if not c:
+            words.append("No orders on record")
+        elif c == 1:
+            words.append(f"One order so far, {int(as_of - l)} days ago")
+        elif as_of - l > 1.5 * g:
+            words.append(f"No order for {int(as_of - l)} days (usually every {max(int(round(g)), 1)})")
+        else:
+            words.append(f"Buying pattern (last order {int(as_of - l)} days ago, usually every "
+                         f"{max(int(round(g)), 1)})")
+    return words
+
+
+def _event_words(code: str, value: float, latest: float, to_renewal: float, as_of: int) -> str:
+    if not value:
+        return ""
+    if code == "complaint":
+        return f"{int(value)} complaint{'s' if value != 1 else ''} in the event window"
+    if code == RENEWAL:
+        return f"Contract renews in {int(to_renewal)} days"
+    label = EVENT_TYPES[code][0]
+    return f"{label} {int(as_of - latest)} days ago" if np.isfinite(latest) else f"{label} (flagged)"
+
+
+# ---------------------------------------------------------------------------------------------- purchase side
+
+def _history_of(book: Book, ids: pd.Index) -> History | None:
+    if not len(book.orders):
+        return None
+    return History.from_frame(book.orders["account_id"], book.orders["order_date"], ids)
+
+
+def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
+    """Shape (a): purchases from First Order / Last Order / Orders, cut back to as-of where they run past it."""
+    acc = book.accounts
+    n = len(acc)
+
+    def day(col: str) -> np.ndarray:
+        if col not in acc.columns:
+            return np.full(n, np.nan)
+        stamp = pd.to_datetime(acc[col])
+        out = stamp.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
+        out[stamp.isna().to_numpy()] = np.nan
+        return out
+
+    first, last = day("first_order"), day("last_order")
+    count = pd.to_numeric(acc["order_count"], errors="coerce").to_numpy(dtype=float) if "order_count" in acc.columns \
+        else np.full(n, np.nan)
+    notes = [""] * n
+    first = np.where(np.isnan(first), last, first)
+    last = np.where(np.isnan(last), first, last)
+    guess = np.isnan(count) & np.isfinite(first)
+    count = np.where(guess, np.where(last > first, 2.0, 1.0), np.nan_to_num(count))
+    for i in np.flatnonzero(guess):
+        notes[i] = "order count missing: taken as 1 (or 2 when first and last order differ)"
+    late = np.isfinite(last) & (last > as_of)
+    for i in np.flatnonzero(late):
+        notes[i] = "summary columns run past as-of: orders counted pro rata up to as-of"
+    share = np.where(late & (last > first), (as_of - first) / np.maximum(last - first, 1), 1.0)
+    count = np.where(late, np.maximum(np.round(count * np.clip(share, 0, 1)), 1), count)
+    last = np.where(late, np.minimum(last, as_of), last)
+    none = ~(first <= as_of)
+    count = np.where(none, 0.0, np.maximum(count, 1.0))
+    first, last = np.where(none, np.nan, first), np.where(none, np.nan, last)
+    return Summary(count, first, last, as_of), notes
+
+
+def _purchases(book: Book, ids: pd.Index, as_of: int) -> tuple[PurchaseRisk, Summary, list[str]]:
+    horizon = int(book.settings.horizon_days)
+    history = _history_of(book, ids)
+    if history is not None:
+        now = summarise(history, as_of)
+        return purchase_risk(now, horizon, history), now, [""] * len(ids)
+    now, notes = _summary_columns(book, as_of)
+    return purchase_risk(now, horizon), now, notes
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+def event_effects(book: Book) -> pd.DataFrame:
+    """The effects used for ``book``: event_type, label, odds_ratio, ci_low, ci_high, p_value, source, n_events."""
+    _validate(book)
+    return learn_effects(book)
+
+
+def _validate(book: Book) -> None:
+    if "account_id" not in book.accounts.columns:
+        raise ValueError("book.accounts has no account_id column")
+    s = book.settings
+    if int(s.horizon_days) < 1:
+        raise ValueError(f"Settings horizon_days must be 1 or more, got {s.horizon_days}")
+
+
+def _issue_texts(book: Book, ids: pd.Index) -> list[list[str]]:
+    """Reader issues that touched each account's own row, or its order / event rows."""
+    out: list[list[str]] = [[] for _ in ids]
+    issues = book.issues
+    if not len(issues):
+        return out
+    for frame, default in ((book.accounts, "Accounts"), (book.orders, "Orders"), (book.events, "Events")):
+        if not len(frame) or "source_row" not in frame.columns:
+            continue
+        sheet = frame.attrs.get("sheet", default)
+        mine = issues[issues["sheet"].astype(str) == str(sheet)]
+        if not len(mine):
+            continue
+        pos = ids.get_indexer(frame["account_id"].astype(str))
+        row_to_pos = pd.Series(pos, index=frame["source_row"].to_numpy())
+        row_to_pos = row_to_pos[~row_to_pos.index.duplicated()]
+        for _, issue in mine.iterrows():
+            p = row_to_pos.get(issue["row"], -1)
+            if p is not None and p >= 0:
+                out[p].append(f"{sheet} row {issue['row']}, {issue['column']}: {issue['value']} {issue['problem']}")
+    return out
+
+
+def score_book(book: Book) -> pd.DataFrame:
+    """One row per account (``book.accounts`` order): ``SCORE_COLUMNS``."""
+    _validate(book)
+    s = book.settings
+    as_of = day_of(s.today())
+    acc = book.accounts
+    ids = pd.Index(acc["account_id"].astype(str))
+    n = len(acc)
+    if n == 0:
+        return pd.DataFrame({c: pd.Series(dtype=float if c in ("risk", "expected_purchases", "p_alive") else object)
+                             for c in SCORE_COLUMNS})
+    bought, now, notes = _purchases(book, ids, as_of)
+    issues = _issue_texts(book, ids)
+    for i, note in enumerate(notes):
+        if note:
+            issues[i].append(note)
+    if bought.method != "Pareto/NBD recalibrated on a back-test":
+        why = f" ({bought.note})" if bought.note else ""
+        for i in range(n):
+            if now.count[i]:
+                issues[i].append(f"buying pattern from the {bought.method}{why}")
+    for i in np.flatnonzero(now.count == 0):
+        issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
+
+    # events and renewal on the odds
+    effects = learn_effects(book).set_index("event_type")["odds_ratio"].reindex(list(CODES)).fillna(1.0)
+    data = EventData(book)
+    window, horizon = int(s.event_window_days), int(s.horizon_days)
+    features = data.features(as_of, window, horizon)
+    log_effects = features * np.log(effects.to_numpy())[None, :]
+    base = np.clip(bought.risk, EPS, 1 - EPS)
+    base_logit = _logit(base)
+    risk = special.expit(base_logit + log_effects.sum(axis=1))
+    contributions = shapley_points(base_logit, log_effects)
+
+    # texts
+    to_renewal = data.days_to_renewal(as_of)
+    latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
+    pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of, bought.method)
+    names, parts = [], np.column_stack([base, contributions])
+    for i in range(n):
+        row = [pattern[i]]
+        for j, code in enumerate(CODES):
+            row.append(_event_words(code, features[i, j], latest.get(code, np.full(n, np.nan))[i],
+                                    to_renewal[i], as_of))
+        names.append(row)
+    drivers = _explain(names, _round_points(parts, risk))
+    window_words = f"in {window} days"
+    drivers = [[d.replace("in the event window", window_words) for d in row] for row in drivers]
+
+    # lost and not-yet accounts
+    lost_day = pd.to_datetime(acc["lost_date"]) if "lost_date" in acc.columns else pd.Series(pd.NaT, index=acc.index)
+    status_lost = (acc["status"].astype(str) == "Lost").to_numpy() if "status" in acc.columns else np.zeros(n, bool)
+    lost_days = lost_day.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
+    lost_days[lost_day.isna().to_numpy()] = np.nan
+    is_lost = (lost_days <= as_of) | (status_lost & np.isnan(lost_days))
+    reason = acc["lost_reason"].fillna("").astype(str).to_numpy() if "lost_reason" in acc.columns else np.full(n, "")
+    since = pd.to_datetime(acc["customer_since"]).to_numpy(dtype="datetime64[D]").astype("int64").astype(float) \
+        if "customer_since" in acc.columns else np.full(n, np.nan)
+    if "customer_since" in acc.columns:
+        since[pd.to_datetime(acc["customer_since"]).isna().to_numpy()] = np.nan
+    not_yet = ~is_lost & (since > as_of) & (now.count == 0)
+    risk = np.where(is_lost, 1.0, np.where(not_yet, np.nan, risk))
+    for i in np.flatnonzero(is_lost):
+        when = f"on {lost_day.iloc[i]:%Y-%m-%d}" if np.isfinite(lost_days[i]) else "(no lost date)"
+        drivers[i] = [f"Lost {when}" + (f": {reason[i]}" if reason[i] else ""), "", ""]
+        if np.isnan(lost_days[i]):
+            issues[i].append("status Lost without a lost date: treated as lost on every date")
+    for i in np.flatnonzero(not_yet):
+        drivers[i] = ["", "", ""]
+        issues[i] = [f"not a customer yet on {pd.Timestamp(s.today()):%Y-%m-%d}"]
+
+    out = pd.DataFrame({
+        "account_id": acc["account_id"].astype(str).to_numpy(),
+        "risk": risk,
+        "band": band_of(risk, s),
+        "driver_1": [d[0] for d in drivers], "driver_2": [d[1] for d in drivers], "driver_3": [d[2] for d in drivers],
+        "drivers": ["; ".join(x for x in d if x) for d in drivers],
+        "expected_purchases": np.where(is_lost | not_yet, 0.0, bought.expected_purchases),
+        "p_alive": np.where(is_lost, 0.0, np.where(not_yet, np.nan, bought.p_alive)),
+        "data_issues": ["; ".join(dict.fromkeys(x)) for x in issues],
+    })
+    return out[SCORE_COLUMNS]
+
+
+def score_transactions(orders: pd.DataFrame, as_of: dt.date | str | pd.Timestamp, horizon_days: int,
+                       settings: Settings | None = None) -> pd.DataFrame:
+    """Score every customer in a purchase log (``account_id, order_date[, amount]``) as of ``as_of``.
+
+    Only purchases on or before ``as_of`` are used; customers whose first purchase comes later are left out.
+    Returns ``customer_id, risk, band, drivers`` sorted by customer id as first seen.
+    """
+    for col in ("account_id", "order_date"):
+        if col not in orders.columns:
+            raise ValueError(f"the purchase log needs a column '{col}'; it has {', '.join(map(str, orders.columns))}")
+    if int(horizon_days) < 1:
+        raise ValueError(f"horizon_days must be 1 or more, got {horizon_days}")
+    settings = settings or Settings()
+    cutoff = day_of(as_of)
+    dates = pd.to_datetime(orders["order_date"], errors="coerce")
+    ok = dates.notna().to_numpy() & (dates.to_numpy(dtype="datetime64[D]").astype("int64") <= cutoff)
+    ids_all = orders["account_id"].astype(str).to_numpy()[ok]
+    customers = pd.Index(pd.unique(ids_all))
+    history = History.from_frame(pd.Series(ids_all), dates[ok], customers)
+    now = summarise(history, cutoff)
+    bought = purchase_risk(now, int(horizon_days), history)
+    risk = bought.risk
+    pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, cutoff, bought.method)
+    points = np.round(risk * 100).astype(int)
+    drivers = [f"{p}: {pts} pts" for p, pts in zip(pattern, points)]
+    return pd.DataFrame({"customer_id": customers.to_numpy(), "risk": risk, "band": band_of(risk, settings),
+                         "drivers": drivers})
