@@ -20,7 +20,7 @@ from . import cells
 from .book import Book, BookError, ISSUE_COLUMNS, empty_events, empty_issues, empty_orders
 from .schema import ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, normalise_header
 from .settings import Settings
-from .tables import (STRICT_NAMES, Table, find_settings, frame_table, grid_table, headers_of,
+from .tables import (STRICT_NAMES, Table, as_grid, find_settings, frame_table, grid_table, headers_of,
                      map_columns, missing_columns_error, no_accounts_error, role_scores)
 
 _TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
@@ -54,13 +54,28 @@ def _is_totals_label(raw: pd.Series) -> np.ndarray:
     return hits[codes]
 
 
-def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed]) -> tuple[np.ndarray, np.ndarray]:
+class _Ids:
+    """The account id column, hashed once: each distinct id's answers are spread back by code."""
+
+    def __init__(self, parsed: cells.Parsed):
+        self.values = parsed.values
+        self.missing = parsed.blank | parsed.problems.notna().to_numpy()
+        self.codes, self.uniques = pd.factorize(parsed.values)
+
+    def per_id(self, answers: np.ndarray) -> np.ndarray:
+        return np.append(np.asarray(answers, dtype=bool), False)[self.codes]
+
+    def totals_label(self) -> np.ndarray:
+        return self.per_id([_TOTALS.fullmatch(u) is not None for u in self.uniques])
+
+
+def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed], ids: _Ids) -> tuple[np.ndarray, np.ndarray]:
     """(blank rows, totals rows): a totals row says Total/Sum, or has numbers with no account and nothing else."""
     n = len(table.rows)
     blank = np.logical_and.reduce([p.blank for p in parsed.values()]) if parsed else np.ones(n, bool)
     first = next((j for j in range(len(table.keys)) if j not in table.hidden), None)
-    label_cols = {table.mapping["account_id"], table.mapping.get("account_name", -1), first} - {-1, None}
-    totals = np.zeros(n, dtype=bool)
+    label_cols = {table.mapping.get("account_name", -1), first} - {-1, None, table.mapping["account_id"]}
+    totals = ids.totals_label()
     for j in label_cols:
         totals |= _is_totals_label(table.raw(j))
     kinds = {c.name: c.kind for c in COLUMNS[role]}
@@ -97,10 +112,11 @@ class _Issues:
 def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list[dict], dict]:
     parsed = _parse_all(table, ACCOUNTS, settings)
     issues = _Issues(table.sheet)
-    blank, totals = _skipped(table, ACCOUNTS, parsed)
+    id_info = _Ids(parsed["account_id"])
+    blank, totals = _skipped(table, ACCOUNTS, parsed, id_info)
     j_id = table.mapping["account_id"]
     ids = parsed["account_id"].values
-    no_id = ~blank & ~totals & ids.isna().to_numpy()
+    no_id = ~blank & ~totals & id_info.missing
     for i in np.flatnonzero(no_id):
         problem = parsed["account_id"].problems.iloc[i] or "is blank"
         issues.add(table.rows[i], table.headers[j_id], table.column(j_id)[i], f"{problem}; the row was left out", j_id)
@@ -154,17 +170,18 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
     date_col, one, many = _LOG[role]
     parsed = _parse_all(table, role, settings)
     issues = _Issues(table.sheet)
-    blank, totals = _skipped(table, role, parsed)
+    id_info = _Ids(parsed["account_id"])
+    blank, totals = _skipped(table, role, parsed, id_info)
     j_id = table.mapping["account_id"]
     ids = parsed["account_id"].values
     live = ~blank & ~totals
-    no_id = live & ids.isna().to_numpy()
+    no_id = live & id_info.missing
     for i in np.flatnonzero(no_id):
         problem = parsed["account_id"].problems.iloc[i] or "is blank"
         issues.add(table.rows[i], table.headers[j_id], table.column(j_id)[i], f"{problem}; the {one} was left out",
                    j_id)
     live &= ~no_id
-    known = ids.isin(accounts["account_id"]).to_numpy()
+    known = id_info.per_id(pd.Index(id_info.uniques).isin(accounts["account_id"]))
     loose = live & ~known
     if loose.any():       # second chance: "a-0001 " names A-0001
         lookup = dict(zip(_id_key(accounts["account_id"]), accounts["account_id"]))
@@ -245,7 +262,7 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
             continue
         skip = hidden.get(name, set())
         table = (frame_table(name, value, skip, extra) if isinstance(value, pd.DataFrame)
-                 else grid_table(name, list(value), skip, extra))
+                 else grid_table(name, as_grid(value), skip, extra))
         scores = role_scores(table, settings) if table else {}
         strict = next((r for r, names in STRICT_NAMES.items() if normalise_header(name) in names), None)
         if strict and strict not in scores and headers_of(value, skip):

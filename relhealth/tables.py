@@ -169,8 +169,7 @@ def missing_columns_error(sheet: str, role: str, headers: list[str], missing: li
 def headers_of(sheet_value: Any, hidden: set[int]) -> list[str]:
     if isinstance(sheet_value, pd.DataFrame) and not isinstance(sheet_value.columns, pd.RangeIndex):
         return [cells.as_text(h) for h in sheet_value.columns]
-    grid = sheet_value.astype(object).values.tolist() if isinstance(sheet_value, pd.DataFrame) else sheet_value
-    rows = [r for r in grid[:HEADER_SCAN_ROWS] if any(v not in (None, "") for v in (r or ()))]
+    rows = [r for r in _grid(sheet_value, HEADER_SCAN_ROWS) if any(v not in (None, "") for v in (r or ()))]
     best = max(rows, key=lambda r: len({normalise_header(v) for v in r} & _KNOWN), default=[])
     return [cells.as_text(v) for j, v in enumerate(best) if j not in hidden and v not in (None, "")]
 
@@ -182,18 +181,38 @@ def find_settings(sheets: Mapping[str, Any], hidden: dict[str, set[int]]) -> tup
     ordered = sorted(sheets, key=lambda n: normalise_header(n) != normalise_header(SETTINGS))
     for name in ordered:
         value = sheets[name]
-        grid = ([list(value.columns)] + value.astype(object).values.tolist()
-                if isinstance(value, pd.DataFrame) else list(value))
         skip = hidden.get(name, set())
-        for i, row in enumerate(grid[:HEADER_SCAN_ROWS]):
+        for i, row in enumerate(_grid(value, HEADER_SCAN_ROWS)):
             keys = ["" if j in skip else normalise_header(v) for j, v in enumerate(row or ())]
             key_col = next((j for j, k in enumerate(keys) if k in SETTING_KEYS), None)
             value_col = next((j for j, k in enumerate(keys) if k in VALUE_KEYS), None)
             if key_col is not None and value_col is not None:
-                return name, _setting_rows(grid, i + 1, key_col, value_col)
-        if normalise_header(name) == normalise_header(SETTINGS) and grid:   # no header: columns A and B
-            return name, _setting_rows(grid, 0, 0, 1)
+                return name, _setting_rows(_grid(value), i + 1, key_col, value_col)
+        if normalise_header(name) == normalise_header(SETTINGS) and _grid(value):   # no header: columns A, B
+            return name, _setting_rows(_grid(value), 0, 0, 1)
     return None
+
+
+def _grid(value: Any, rows: int | None = None) -> list:
+    """A sheet as a list of rows (a DataFrame's columns become the first row), optionally only the first rows."""
+    if isinstance(value, pd.DataFrame):
+        body = value if rows is None else value.head(rows)
+        return [list(value.columns)] + body.astype(object).values.tolist()
+    return as_grid(value)[:rows] if rows is not None else as_grid(value)
+
+
+def as_grid(value: Any) -> list:
+    """A 2-D list as given; a single row (xlwings returns a 1-D list for one row) or a lone cell made 2-D."""
+    if isinstance(value, pd.DataFrame):
+        return value.astype(object).values.tolist()
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        return [[value]]
+    value = list(value)
+    if value and not any(isinstance(r, (list, tuple)) or r is None for r in value[:HEADER_SCAN_ROWS]):
+        return [value]
+    return value
 
 
 def _setting_rows(grid: list, start: int, key_col: int, value_col: int) -> list[tuple]:
@@ -205,7 +224,6 @@ def _setting_rows(grid: list, start: int, key_col: int, value_col: int) -> list[
             value = row[value_col] if value_col < len(row) else None
             rows.append((i, key, None if isinstance(value, float) and np.isnan(value) else value))
     return rows
-
 
 
 def no_accounts_error(sheets, hidden, settings_sheet, best) -> BookError:

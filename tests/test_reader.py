@@ -240,3 +240,22 @@ def test_docs_list_every_column_and_header_the_reader_accepts():
             own = {normalise_header(column.name), normalise_header(column.label)}
             for synonym in column.synonyms:
                 assert normalise_header(synonym) in own or display(synonym) in row, (column.name, synonym)
+
+
+def test_typed_dataframes_keep_their_values():
+    frame = pd.DataFrame({"Account ID": [1, 2], "Customer Since": pd.to_datetime(["2020-01-05", None]),
+                          "Annual Revenue": [10.5, np.nan], "Price Increase": [True, False]})
+    book = read_book({"Accounts": frame})
+    assert book.accounts["account_id"].tolist() == ["1", "2"]
+    assert book.accounts["customer_since"].tolist()[0] == pd.Timestamp("2020-01-05")
+    assert pd.isna(book.accounts["customer_since"].iloc[1]) and np.isnan(book.accounts["annual_revenue"].iloc[1])
+    assert book.accounts["price_increase_flag"].tolist() == [True, False] and book.issues.empty
+
+
+@pytest.mark.parametrize("grid,ids", [
+    ([["Account", "Owner"], ["A1"], None, ["A2", "Bo", "extra"]], ["A1", "A2"]),
+    (("Account", "Owner"), []),
+    ([("Account",), ("A1",)], ["A1"]),
+], ids=["ragged-and-none-rows", "one-row-from-xlwings", "tuples-from-openpyxl"])
+def test_grid_shapes_from_excel_libraries(grid, ids):
+    assert read_book({"Accounts": grid}).accounts["account_id"].tolist() == ids
