@@ -176,7 +176,11 @@ def _backtest(history: History, first_day: int, as_of: int, horizon_days: int, m
     except ModelFitError as exc:
         return None, h_back, f"back-test fit failed ({exc})"
     p0 = back.prob_no_purchase(x, t_x, T, h_back / WEEK)
-    coef = penalised_logistic(_design(p0, x), y)[0]
+    # a normal prior centred on "the model is right" (sd 1 for level and slope, 0.6 for the frequency term) keeps
+    # a small back-test, or one that separates the outcomes almost perfectly, from running to wild coefficients;
+    # a book of thousands of customers outweighs it
+    coef = penalised_logistic(_design(p0, x), y, prior_mean=np.array([0.0, 1.0, 0.0]),
+                              prior_precision=np.array([1.0, 1.0, 3.0]))[0]
     if coef[1] <= 0:
         return None, h_back, "the back-test found the model uninformative"
     return coef, h_back, ""

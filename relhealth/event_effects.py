@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .book import Book
 from .calibration import penalised_logistic
@@ -231,7 +231,7 @@ def learn_effects(book: Book) -> pd.DataFrame:
     raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)])
     raw_se = np.sqrt(np.clip(np.diag(np.linalg.pinv(raw_info)), 0, None))[k0:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        p_raw = 2 * stats.norm.sf(np.abs(raw[k0:] / raw_se))
+        p_raw = 2 * special.ndtr(-np.abs(raw[k0:] / raw_se))
     p_adj = benjamini_hochberg(p_raw)
     at = table.set_index("event_type")
     for j, code in enumerate(codes):
