@@ -52,7 +52,8 @@ def messy_table(rows: int, seed: int = 1) -> list[list]:
     for i in range(rows):
         since = AS_OF - rng.randint(200, 3000)
         first = since + rng.randint(0, 60)
-        last = AS_OF - rng.choice([rng.randint(1, 60), rng.randint(30, 400)])
+        last = max(first, AS_OF - rng.choice([rng.randint(1, 60), rng.randint(30, 400)]))
+        orders = 1 if last == first else rng.randint(2, 60)  # consistent: one order means first = last
         lost = rng.random() < 0.12
         revenue = rng.randint(5, 400) * 1000
         row = [f"AC-{i + 1:05d}", f"Company {i + 1}", rng.choice(owners), rng.choice(["SMB", "Mid-Market",
@@ -62,7 +63,7 @@ def messy_table(rows: int, seed: int = 1) -> list[list]:
                                                                        "#N/A"]),
                rng.randint(0, 3), "Lost" if lost else "Active", _text_date(last + 30, rng) if lost else "",
                rng.choice(["Price", "Service", "Acquired"]) if lost else "", _text_date(first, rng),
-               "next tues" if rng.random() < 0.002 else _text_date(last, rng), rng.randint(1, 60),
+               "next tues" if rng.random() < 0.002 else _text_date(last, rng), orders,
                f"${rng.randint(1, 90) * 100:,}", rng.randint(0, 4)]
         table.append(row)
     return json.loads(json.dumps(table))  # as it crosses the wire from Excel
