@@ -9,17 +9,18 @@ opaque style) and the freshly computed table (``owned.Keyed``) give a ``Plan``:
   user cells. A row whose account no longer qualifies is kept, marked, when it has anything in a user column,
   and dropped when it has not. A row with no Account ID but user input is kept as it is. New accounts are
   appended at the bottom, in the table's order (most urgent first);
-- a carried formula moves with its row: relative references are shifted by the rows it moved, as Excel does when
-  rows are sorted (``Translator``), so "=C7*2" on the row of account A still points at account A's row.
+- a carried formula keeps pointing at the same cells, as Excel adjusts formulas when rows are deleted or moved:
+  a reference to a row of the table that moved follows it ("=C7*2" on account A's row still reads account A's
+  row), references elsewhere are left alone (``move_formula``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.formula.translate import Translator
-from openpyxl.utils import get_column_letter
+from openpyxl.formula.tokenizer import Token, Tokenizer
 from openpyxl.worksheet.formula import ArrayFormula
 
 from .owned import KEY, Keyed, key_text
@@ -142,18 +143,51 @@ def has_user_input(existing: Existing | None, table: Keyed) -> bool:
     return any(j < len(row) and not row[j].empty for row in existing.rows for j in user_at)
 
 
-def move_formula(value: Any, column: int, old_row: int, new_row: int) -> Any:
-    """A formula carried from ``old_row`` to ``new_row`` (1-based, same ``column``), references shifted."""
-    if old_row == new_row:
+def row_map(plan: Plan) -> dict[int, int]:
+    """Old sheet row -> new sheet row of every carried row (1-based)."""
+    first = plan.header_row + 1
+    return {first + row.source: first + k for k, row in enumerate(plan.rows) if row.source is not None}
+
+
+_CELL = re.compile(r"^(\$?[A-Za-z]{1,3}\$?)(\d+)$")
+_ROW = re.compile(r"^(\$?)(\d+)$")
+
+
+def move_formula(value: Any, rows: dict[int, int], sheet: str) -> Any:
+    """A carried formula after the refresh moved rows, as Excel adjusts formulas when rows move: a reference to
+    a cell of this sheet whose row moved follows it (relative or absolute); references to other sheets, to
+    names and to rows that did not move are left as they are."""
+    text = value.text if isinstance(value, ArrayFormula) else value
+    if not (isinstance(text, str) and text.startswith("=")) or all(k == v for k, v in rows.items()):
         return value
-    letter = get_column_letter(column)
-    origin, dest = f"{letter}{old_row}", f"{letter}{new_row}"
-    if isinstance(value, ArrayFormula):
-        text = Translator(value.text, origin=origin).translate_formula(dest) if value.text else value.text
-        return ArrayFormula(dest, text)
-    if isinstance(value, str) and value.startswith("="):
-        try:
-            return Translator(value, origin=origin).translate_formula(dest)
-        except Exception:  # a formula openpyxl's tokenizer cannot parse is carried unchanged
-            return value
-    return value
+    try:
+        tokens = Tokenizer(text)
+    except Exception:  # a formula openpyxl's tokenizer cannot parse is carried unchanged
+        return value
+    changed = False
+    for token in tokens.items:
+        if token.type == Token.OPERAND and token.subtype == Token.RANGE:
+            moved = _move_reference(token.value, rows, sheet)
+            changed |= moved != token.value
+            token.value = moved
+    if not changed:
+        return value
+    text = tokens.render()
+    return ArrayFormula(value.ref, text) if isinstance(value, ArrayFormula) else text
+
+
+def _move_reference(ref: str, rows: dict[int, int], sheet: str) -> str:
+    prefix, bang, address = ref.rpartition("!")
+    if bang:
+        name = prefix[1:-1].replace("''", "'") if prefix.startswith("'") else prefix
+        if name != sheet:
+            return ref
+    parts = []
+    for part in address.split(":"):
+        cell, row = _CELL.match(part), _ROW.match(part)
+        if cell:
+            part = f"{cell.group(1)}{rows.get(int(cell.group(2)), int(cell.group(2)))}"
+        elif row and ":" in address:
+            part = f"{row.group(1)}{rows.get(int(row.group(2)), int(row.group(2)))}"
+        parts.append(part)
+    return f"{prefix}{bang}{':'.join(parts)}"

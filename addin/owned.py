@@ -160,15 +160,15 @@ def seasonality_blocks(health) -> list[Block]:
               "p_holm": "Adjusted p", "verdict": "Verdict"}
     months = _rename(s.by_month, {"month_name": "Month", **common})
     weeks = _rename(s.by_week, {"week": "ISO week", **common})
-    test = _rename(s.test, {"test": "Test", "breakups": "Break-ups", "statistic": "Statistic", "df": "df",
-                            "p_value": "p-value", "method": "Method", "verdict": "Verdict"})
+    test = _rename(s.test, {"test": "Test", "verdict": "Verdict", "breakups": "Break-ups", "statistic": "Statistic",
+                            "df": "df", "p_value": "p-value"})
     return [
         Block("Named windows (Settings: window ...)", note, windows, {**ratio_cols, "Break-ups": "int"},
-              {"Window": 28, "Verdict": 22}),
+              {"Window": 28}),
         Block("Break-ups by month", "x normal = the month's break-up rate against the rest of the year; adjusted "
               "p allows for testing 12 months.", months, {**ratio_cols, "Break-ups": "int"}),
-        Block("Is there a season at all?", "", test, {"Statistic": "num1", "p-value": "p", "Break-ups": "int"},
-              {"Method": 30}),
+        Block("Is there a season at all?", "Chi-square test of the counts against exposure (Monte Carlo when counts "
+              "are small).", test, {"Statistic": "num1", "p-value": "p", "Break-ups": "int"}),
         Block("Break-ups by ISO week", "", weeks, {**ratio_cols, "Break-ups": "int", "ISO week": "int"}),
     ]
 
@@ -185,7 +185,7 @@ def trigger_blocks(health) -> list[Block]:
     steps = _rename(health.complaint_steps, {
         "complaints": "Complaints", "accounts": "Accounts", "breakups": "Break-ups", "rate": "Rate",
         "rate_ratio": "x vs none", "ci_low": "95% low", "ci_high": "95% high", "p_value": "p-value",
-        "verdict": "Verdict", "method": "Method"})
+        "verdict": "Verdict"})
     fmt = {"Rate after": "percent1", "Rate otherwise": "percent1", "Rate": "percent1", "x normal": "ratio",
            "x vs none": "ratio", "95% low": "ratio", "95% high": "ratio", "p-value": "p"}
     blocks = [
@@ -193,7 +193,7 @@ def trigger_blocks(health) -> list[Block]:
               f"{settings.trigger_window_days} days (after the event vs all other time on the book).", lift, fmt,
               {"Event": 34, "Verdict": 22, "Method": 30}),
         Block("After N complaints", f"Complaints in the trailing {settings.complaint_window_days} days; each step "
-              "against accounts with none.", steps, fmt, {"Method": 30}),
+              "against accounts with none.", steps, fmt),
     ]
     lost = health.lost
     for title, attr in (("Lost business by reason", "by_reason"), ("Lost business by owner", "by_owner"),

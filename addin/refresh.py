@@ -14,6 +14,7 @@ are kept (``merge``), is shared. See docs/refresh.md.
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Callable
 
 import pandas as pd
 
-from . import merge, owned, safe_save, writer
+from . import graft, merge, owned, safe_save, writer
 
 ProgressFn = Callable[[float, str], None]
 
@@ -101,7 +102,9 @@ def _close(charts) -> None:
 # ---- headless: a workbook file through openpyxl -------------------------------------------------------------------
 
 class BookTarget:
-    """A workbook file opened with openpyxl (formulas, styles, names, tables, pictures and charts kept)."""
+    """A workbook file through openpyxl. Only the owned sheets are loaded and written: the user's sheets are
+    stubbed out and grafted back untouched on save (``graft``), unless the workbook has parts that cannot be
+    grafted; then the whole workbook makes the openpyxl round-trip."""
 
     def __init__(self, path: Path):
         from openpyxl import load_workbook
@@ -110,8 +113,9 @@ class BookTarget:
 
         self.path = path
         self._values = load_sheets(path)  # values as Excel last calculated them, hidden columns
-        self.wb = load_workbook(path, keep_vba=path.suffix.lower() in (".xlsm", ".xltm"), keep_links=True)
-        self.created: dict[str, bool] = {}
+        self.grafted = graft.can_graft(path)
+        source, self.stubbed = graft.reduce_package(path) if self.grafted else (path, set())
+        self.wb = load_workbook(source, keep_vba=path.suffix.lower() in (".xlsm", ".xltm"), keep_links=True)
 
     def owned_titles(self) -> set[str]:
         return {ws.title for name in owned.ROLES if (ws := writer.owned_sheet(self.wb, name)) is not None}
@@ -151,21 +155,27 @@ class BookTarget:
         ws, created = writer.sheet_for(self.wb, name, warnings)
         if not created:
             writer.clear_area(ws, writer.previous_area(self.wb, name))
-        findings = owned.Block("What the charts say", "", pd.DataFrame({"Finding": [c.title for c in charts]}))
-        last_row, width = writer.write_report(ws, title, "Pictures below are replaced on every refresh.", [findings])
-        for j in range(1, 18):
-            ws.column_dimensions[writer.get_column_letter(j)].width = 13
-        ws.column_dimensions["A"].width = 3
-        ws.sheet_view.showGridLines = False
-        anchors = [f"{'B' if k % 2 == 0 else 'J'}{last_row + 1 + (k // 2) * CHART_ROWS}" for k in range(len(charts))]
+        last_row = writer.write_findings(ws, title, [c.title for c in charts])
+        anchors = chart_anchors(last_row + 2, len(charts))
         writer.place_pictures(ws, [(c.name, c.figure, a) for c, a in zip(charts, anchors)])
-        writer.mark(self.wb, name, ws, last_row, max(width, 2))
+        writer.chart_page_breaks(ws, last_row + 2, len(charts), CHART_ROWS)
+        writer.mark(self.wb, name, ws, last_row, 2)
 
     def save_to(self, path: Path) -> None:
-        self.wb.save(path)
+        if not self.grafted:
+            self.wb.save(path)
+            return
+        buffer = io.BytesIO()
+        self.wb.save(buffer)
+        graft.graft(self.path, buffer.getvalue(), self.stubbed, path)
 
 
 CHART_ROWS = 21  # a 380-px chart spans 19 default rows (20 px each), plus a gap
+
+
+def chart_anchors(first_row: int, count: int) -> list[str]:
+    """Top-left cells of the charts: two per row of charts, columns B and J (8 columns of 13 = 728 px)."""
+    return [f"{'B' if k % 2 == 0 else 'J'}{first_row + (k // 2) * CHART_ROWS}" for k in range(count)]
 
 
 # ---- the command -------------------------------------------------------------------------------------------------

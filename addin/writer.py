@@ -77,7 +77,8 @@ class Styles:
         fonts = {"title": Font(name=FONT, bold=True, size=14, color="1F2D3D"),
                  "block": Font(name=FONT, bold=True, size=12, color="1F4E78"),
                  "note": Font(name=FONT, italic=True, color="5B6B7B"),
-                 "mark": Font(name=FONT, italic=True, color=MARK_FONT)}
+                 "mark": Font(name=FONT, italic=True, color=MARK_FONT),
+                 "finding": Font(name=FONT, size=12, color="1F2D3D")}
         return self.get(f"text-{kind}", font=fonts[kind])
 
 
@@ -148,8 +149,6 @@ def read_existing(ws) -> merge.Existing | None:
     header_row = found + 1
     width = ws.max_column
     headers = [merge.header_text(v) for v in top[found]] + [None] * (width - len(top[found]))
-    while headers and headers[-1] is None:
-        headers.pop()
     rows = []
     for row in ws.iter_rows(min_row=header_row + 1, max_row=ws.max_row, max_col=max(width, 1)):
         rows.append([merge.Cell(c.value, copy(c._style) if c.has_style else None,
@@ -168,10 +167,10 @@ def write_keyed(wb, ws, table: Keyed, plan: merge.Plan, existing: merge.Existing
             cell = ws.cell(hr, j, header)
             cell._style = styles.header(user=header not in plan.computed)
     marker_at = plan.position(table.marker) + 1 if table.marker in plan.headers else None
+    moves = merge.row_map(plan)
     for k, row in enumerate(plan.rows):
         r = hr + 1 + k
         source = existing.rows[row.source] if row.source is not None else None
-        old_r = hr + 1 + row.source if row.source is not None else r
         for j, header in enumerate(plan.headers, start=1):
             cell = ws.cell(r, j)
             if row.computed is not None and header in plan.computed and plan.position(header) == j - 1:
@@ -180,7 +179,7 @@ def write_keyed(wb, ws, table: Keyed, plan: merge.Plan, existing: merge.Existing
                 cell._style = styles.value(fmt[header], value)
             elif source is not None and j - 1 < len(source):
                 old = source[j - 1]
-                cell.value = merge.move_formula(old.value, j, old_r, r)
+                cell.value = merge.move_formula(old.value, moves, ws.title)
                 cell._style = copy(old.style) if old.style is not None else StyleArray()
                 cell.hyperlink = old.hyperlink
                 cell.comment = old.comment
@@ -219,6 +218,9 @@ def _dress_keyed(ws, table: Keyed, plan: merge.Plan, last: int) -> None:
         validation.add(f"{letter}{plan.header_row + 1}:{letter}{plan.header_row + 5000}")
         ws.add_data_validation(validation)
     _print_setup(ws, landscape=True)
+    ws.print_title_rows = f"{plan.header_row}:{plan.header_row}"
+    if table.sheet == PLANNER:
+        ws.page_setup.fitToWidth = 2  # the plan columns on one page, the play details on the next
 
 
 def _blank(cell) -> None:
@@ -280,7 +282,7 @@ def write_report(ws, title: str, banner: str, blocks: list[Block], start_row: in
             r += 1
             for j, (header, value) in enumerate(zip(columns, values), start=1):
                 cell = ws.cell(r, j, _excel_value(value))
-                kind = block.formats.get(header, "text" if isinstance(cell.value, str) else "num")
+                kind = block.formats.get(header) or _default_format(header, cell.value)
                 cell._style = styles.value("num1" if kind == "num" and isinstance(cell.value, float)
                                            and not float(cell.value).is_integer() else kind, cell.value)
         width = max(width, len(columns))
@@ -295,6 +297,43 @@ def write_report(ws, title: str, banner: str, blocks: list[Block], start_row: in
             ws.column_dimensions[letter].width = 12 if j > 1 else 26
     _print_setup(ws, landscape=True)
     return r, width
+
+
+def write_findings(ws, title: str, findings: list[str]) -> int:
+    """The Charts sheet's head: title, note and one line per chart finding; returns the last row written."""
+    styles = Styles(ws)
+    ws.cell(1, 2, title)._style = styles.text("title")
+    ws.cell(2, 2, "What the charts say (each title is computed from your data; pictures below are replaced on "
+                  "every refresh):")._style = styles.text("note")
+    for k, finding in enumerate(findings):
+        ws.cell(4 + k, 2, f"•  {finding}")._style = styles.text("finding")
+    for j in range(1, 18):
+        ws.column_dimensions[get_column_letter(j)].width = 13
+    ws.column_dimensions["A"].width = 3
+    ws.sheet_view.showGridLines = False
+    _print_setup(ws, landscape=True)
+    return 3 + len(findings)
+
+
+def chart_page_breaks(ws, first_row: int, count: int, rows_per_chart: int) -> None:
+    """Printed, a chart is never cut in two: a page break after every second row of charts (the first page also
+    holds the findings)."""
+    from openpyxl.worksheet.pagebreak import Break, RowBreak
+
+    ws.row_breaks = RowBreak()
+    rows = (count + 1) // 2
+    for k in range(2, rows, 2):
+        ws.row_breaks.append(Break(id=first_row + k * rows_per_chart - 2))
+
+
+def _default_format(header: str, value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return "date"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, float) and any(w in header.lower() for w in ("rate", "share")):
+        return "percent1"
+    return "num"
 
 
 def place_pictures(ws, pictures: list[tuple[str, Any, str]]) -> None:

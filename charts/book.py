@@ -67,9 +67,8 @@ def tier_mix_chart(tiers: pd.DataFrame, one_mistake: pd.DataFrame, revenue: pd.S
         title = f"{percent(rev_share)} of revenue is one mistake away from leaving"
     else:
         title = f"{percent(acc_share)} of active accounts are one mistake away from leaving"
-    loyal = mix.set_index("tier")["accounts"]
-    evidence = (f"{percent(acc_share)} of {int(mix['accounts'].sum()):,} active accounts: Occasional and Habitual "
-                f"buyers, and Loyal ones at High risk. Loyal customers: {int(loyal.get('Loyal', 0)):,}")
+    evidence = (f"By count, {percent(acc_share)} of the {int(mix['accounts'].sum()):,} active accounts are one "
+                "mistake away: Occasional and Habitual buyers, and Loyal ones at High risk")
     headline(ax, title, evidence)
     return finish(fig, left=0.11, right=0.97)
 
@@ -122,18 +121,24 @@ def tier_trend_chart(trend, ax=None):
     fig, ax = new_axes(ax)
     x = np.arange(len(table))
     accounts = table["accounts"].replace(0, np.nan).to_numpy(dtype=float)
+    ends = []
     for tier in TIER_ORDER:
         share = table[tier.lower()].to_numpy(dtype=float) / accounts * 100
         ax.plot(x, share, color=TIERS[tier] if tier != "Occasional" else "#9fb3c8", linewidth=2.4, marker="o",
                 markersize=4, label=f"{tier} (% of accounts)")
-        ax.text(x[-1] + 0.25, share[-1], f"{share[-1]:.0f}%", va="center", fontsize=9, color=INK)
+        ends.append([share[-1], f"{tier[:3]} {share[-1]:.0f}%"])
+    ends.sort()
+    for k in range(1, len(ends)):  # keep the end labels apart
+        ends[k][0] = max(ends[k][0], ends[k - 1][0] + 5)
+    for y, text in ends:
+        ax.text(x[-1] + 0.25, y, text, va="center", fontsize=8.5, color=INK)
     revenue = table["revenue"].replace(0, np.nan).to_numpy(dtype=float)
     away = table["revenue_one_mistake_away"].to_numpy(dtype=float) / revenue * 100
     ax.plot(x, away, color=ACCENT, linewidth=2, linestyle="--", label="Revenue one mistake away (%)")
     ax.text(x[-1] + 0.25, away[-1], f"{away[-1]:.0f}%", va="center", fontsize=9, color=ACCENT, fontweight="bold")
     ax.set_xticks(x, [pd.Timestamp(d).strftime("%b\n%Y") if i == 0 or pd.Timestamp(d).month == 1
                       else pd.Timestamp(d).strftime("%b") for i, d in enumerate(table["month_end"])])
-    ax.set_xlim(-0.4, len(x) - 0.2)
+    ax.set_xlim(-0.4, len(x) + 0.6)
     ax.set_ylim(0, 100)
     ax.set_ylabel("Share (%)")
     ax.set_xlabel("Month-end (each recomputed from the records up to that day)")
