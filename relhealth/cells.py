@@ -175,7 +175,8 @@ def _real_dates(values: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- numbers
 
-_CURRENCY = r"(?:us\$|a\$|c\$|nz\$|usd|eur|gbp|cad|aud|chf|jpy|inr|nzd|sek|nok|dkk|zar|sgd|hkd|[$\u20ac\u00a3\u00a5\u20b9])"
+_CURRENCY = (r"(?:us\$|a\$|c\$|nz\$|usd|eur|gbp|cad|aud|chf|jpy|inr|nzd|sek|nok|dkk|zar|sgd|hkd"
+             r"|[$\u20ac\u00a3\u00a5\u20b9])")
 _DECORATED = re.compile(rf"""(?P<open>[-(+])?\s*{_CURRENCY}?\s*(?P<inner>[-(])?\s*{_CURRENCY}?\s*
     (?P<body>\d[\d,.'\s\u00a0]*|[.,]\d+)\s*(?P<suffix>k|mm|mn|m|bn|b)?\s*(?P<pct>%)?\s*{_CURRENCY}?\s*
     (?P<close>[)-])?""", re.IGNORECASE | re.VERBOSE)

@@ -255,9 +255,8 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
         settings, setting_issues = Settings.from_rows(setting_rows, base=settings)
         issues += [{**i, "sheet": settings_sheet} for i in setting_issues]
     extra = {normalise_header(h) for h in settings.column_overrides.values()}
-    best: dict[str, tuple[float, Table]] = {}
-    ignored: list[str] = []
-    for name, value in sheets.items():
+    candidates = []
+    for order, (name, value) in enumerate(sheets.items()):
         if name == settings_sheet:
             continue
         skip = hidden.get(name, set())
@@ -269,17 +268,14 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
             mapping = map_columns(table, strict, settings) if table else {}
             raise missing_columns_error(name, strict, headers_of(value, skip),
                                          [c for c in REQUIRED[strict] if c not in mapping])
-        if not scores:
-            ignored.append(name)
-            continue
-        role = max(scores, key=lambda r: scores[r][0])
-        table.mapping = scores[role][1]
-        if role in best and best[role][0] >= scores[role][0]:
-            ignored.append(name)
-            continue
-        if role in best:
-            ignored.append(best[role][1].sheet)
-        best[role] = (scores[role][0], table)
+        candidates += [(-score, order, role, table, mapping) for role, (score, mapping) in scores.items()]
+    best: dict[str, tuple[float, Table]] = {}         # best fit first; a sheet plays one role, a role one sheet
+    for neg_score, _, role, table, mapping in sorted(candidates, key=lambda c: c[:2]):
+        if role not in best and all(t is not table for _, t in best.values()):
+            table.mapping = mapping
+            best[role] = (-neg_score, table)
+    used = {t.sheet for _, t in best.values()}
+    ignored = [name for name in sheets if name != settings_sheet and name not in used]
     if ACCOUNTS not in best:
         raise no_accounts_error(sheets, hidden, settings_sheet, best)
     table = best[ACCOUNTS][1]

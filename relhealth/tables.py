@@ -12,7 +12,8 @@ import pandas as pd
 
 from . import cells
 from .book import BookError
-from .schema import ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, Column, normalise_header
+from .schema import (ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, Column, normalise_event,
+                     normalise_header)
 from .settings import Settings
 
 HEADER_SCAN_ROWS = 30
@@ -126,6 +127,17 @@ def _unique_share(table: Table, j: int) -> float:
     return ids.nunique() / len(ids) if len(ids) else 1.0
 
 
+def _known_event_share(table: Table, j: int) -> float:
+    """Share of the first 5,000 filled event-type cells that name an event this add-in knows."""
+    types = table.raw(j)[:5_000].dropna()
+    types = types[types.astype(str).str.strip() != ""]
+    if not len(types):
+        return 0.0
+    counts = types.astype(str).value_counts()
+    known = sum(n for text, n in counts.items() if normalise_event(text) is not None)
+    return known / len(types)
+
+
 def role_scores(table: Table, settings: Settings) -> dict[str, tuple[float, dict[str, int]]]:
     """How well the table fits each role: columns mapped, plus the sheet's name, plus one-row-per-account."""
     name = normalise_header(table.sheet)
@@ -137,6 +149,8 @@ def role_scores(table: Table, settings: Settings) -> dict[str, tuple[float, dict
         unique = _unique_share(table, mapping["account_id"])
         score = len(mapping) + (10 if name in ROLE_NAMES[role] else 0)
         score += (3 if unique > 0.9 else -3) if role == ACCOUNTS else (2 if unique <= 0.9 else -1)
+        if role == EVENTS:        # a "Type" column of order types is no event log
+            score += 3 if _known_event_share(table, mapping["event_type"]) >= 0.5 else -3
         scores[role] = (score, mapping)
     return scores
 

@@ -259,3 +259,16 @@ def test_typed_dataframes_keep_their_values():
 ], ids=["ragged-and-none-rows", "one-row-from-xlwings", "tuples-from-openpyxl"])
 def test_grid_shapes_from_excel_libraries(grid, ids):
     assert read_book({"Accounts": grid}).accounts["account_id"].tolist() == ids
+
+
+def test_a_log_with_one_order_per_account_is_still_the_order_log():
+    book = read_book({"Clients": [["Client", "Client Name", "Owner"], ["A1", "One", "Ann"], ["A2", "Two", "Bo"]],
+                      "Data": orders(["A1", "2025-01-01", 5], ["A2", "2025-01-02", 6])})
+    assert book.accounts.attrs["sheet"] == "Clients" and book.orders.attrs["sheet"] == "Data"
+    assert len(book.orders) == 2
+
+
+def test_a_type_column_of_order_types_does_not_make_an_event_log():
+    log = [["Customer", "Date", "Amount", "Type"], ["A1", "2025-01-01", 5, "Online"], ["A1", "2025-01-02", 6, "Shop"]]
+    book = read_book({"Accounts": ACCOUNTS, "Sales data": log})
+    assert book.shape_name == "accounts + orders" and book.orders["amount"].tolist() == [5.0, 6.0]
