@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, optimize, special
+from scipy import optimize, special
 
 MIN_CUSTOMERS = 20
 MIN_REPEAT_BUYERS = 10
@@ -256,7 +256,36 @@ class _Fitter:
         """P(no purchase in (T, T + horizon] | history) = L(x, t_x, T + horizon) / L(x, t_x, T)."""
         p = self._check_fitted()
         x, t_x, T = _as_arrays(frequency, recency, T)
-        return np.exp(np.minimum(self._loglik(p, x, t_x, T + horizon) - self._loglik(p, x, t_x, T), 0.0))
+        parts = self._parts(p, x, t_x, T)
+        ll = np.logaddexp(parts[0], parts[1])
+        return np.exp(np.minimum(self._loglik_later(p, x, t_x, T, horizon, parts) - ll, 0.0))
+
+    def predict(self, frequency, recency, T, horizon, extra_horizons=()) -> dict[str, np.ndarray]:
+        """Everything scoring needs in one pass, sharing the work the separate methods would repeat:
+        ``p_alive``, ``prob_no_purchase`` and ``expected_purchases`` for ``horizon``, and
+        ``prob_no_purchase_extra`` (one array per extra horizon)."""
+        p = self._check_fitted()
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        parts = self._parts(p, x, t_x, T)
+        ll = np.logaddexp(parts[0], parts[1])
+        alive = np.exp(parts[0] - ll)
+        later = [np.exp(np.minimum(self._loglik_later(p, x, t_x, T, h, parts) - ll, 0.0))
+                 for h in (horizon, *extra_horizons)]
+        return {"p_alive": alive, "prob_no_purchase": later[0], "prob_no_purchase_extra": later[1:],
+                "expected_purchases": self._expected(p, x, T, horizon, alive)}
+
+    def _loglik_later(self, p, x, t_x, T, horizon, parts) -> np.ndarray:
+        """log L(x, t_x, T + horizon), given ``_parts`` at T (models may reuse them)."""
+        return self._loglik(p, x, t_x, T + horizon)
+
+    def expected_purchases(self, frequency, recency, T, horizon) -> np.ndarray:
+        """E[purchases in (T, T + horizon] | history]."""
+        p = self._check_fitted()
+        x, t_x, T = _as_arrays(frequency, recency, T)
+        return self._expected(p, x, T, horizon, self.p_alive(x, t_x, T))
+
+    def _expected(self, p, x, T, horizon, alive) -> np.ndarray:
+        raise NotImplementedError
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """P(still active at T | history)."""
@@ -311,6 +340,8 @@ class ParetoNBD(_Fitter):
                 z = (beta - alpha) / (beta + t)
                 out = -(pw - 1.0) * la - qw * lb - np.log(a) + np.log(special.hyp2f1(1.0, qw, a + 1.0, z))
         if repair and not np.isfinite(out).all():
+            from scipy import integrate  # rarely needed: imported on first use
+
             out = np.array(out, dtype=float, copy=True)
             bad = np.flatnonzero(~np.isfinite(out))
             pw_b, qw_b, t_b = (np.broadcast_to(v, out.shape)[bad] for v in (pw, qw, t))
@@ -366,11 +397,17 @@ class ParetoNBD(_Fitter):
         g_beta = s / beta - wa * s / (beta + T) + wd * dd_beta
         return self._finish(p, ll, np.array([g_r, g_alpha, g_s, g_beta]), w, n)
 
-    def expected_purchases(self, frequency, recency, T, horizon) -> np.ndarray:
-        """E[purchases in (T, T + horizon] | history]."""
-        r, alpha, s, beta = self._check_fitted()
-        x, t_x, T = _as_arrays(frequency, recency, T)
-        alive = self.p_alive(x, t_x, T)
+    def _loglik_later(self, p, x, t_x, T, horizon, parts):
+        r, alpha, s, beta = p
+        log_alive, _, g_tx, _ = parts  # G(t_x) is shared; only the tail at T + horizon is new
+        later_alive = log_alive + (r + x) * np.log((alpha + T) / (alpha + T + horizon)) \
+            + s * np.log((beta + T) / (beta + T + horizon))
+        g_later = self._log_tail(r + x, s + 1.0, alpha, beta, T + horizon, True)
+        head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        return np.logaddexp(later_alive, np.log(s) + head + _log_diff(g_tx, g_later))
+
+    def _expected(self, p, x, T, horizon, alive):
+        r, alpha, s, beta = p
         log_ratio = np.log((beta + T + horizon) / (beta + T))
         if abs(s - 1.0) < 1e-8:
             spread = (beta + T) * log_ratio
@@ -414,12 +451,11 @@ class BGNBD(_Fitter):
         g_b = d_common_b + wa * (dg(b + x) - dg(a + b + x)) + wd * (dg(bx1) - dg(a + b + x))
         return self._finish(p, ll, np.array([g_r, g_alpha, g_a, g_b]), w, n)
 
-    def expected_purchases(self, frequency, recency, T, horizon) -> np.ndarray:
-        """E[purchases in (T, T + horizon] | history] (FHL 2005 eq. 10, Euler-transformed 2F1 so it stays finite)."""
-        r, alpha, a, b = self._check_fitted()
-        x, t_x, T = _as_arrays(frequency, recency, T)
+    def _expected(self, p, x, T, horizon, alive):
+        """FHL 2005 eq. 10 with the 2F1 Euler-transformed so it stays finite."""
+        r, alpha, a, b = p
         z = horizon / (alpha + T + horizon)
         # ((alpha+T)/(alpha+T+h))^(r+x) * 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) * 2F1(a+b-1-r, a-1; a+b+x-1; z)
         a = a if abs(a - 1.0) > 1e-7 else 1.0 + 1e-7  # the formula's removable singularity at a = 1
         tail = np.exp((a - 1.0) * np.log1p(-z)) * special.hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
-        return self.p_alive(x, t_x, T) * (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail)
+        return alive * (a + b + x - 1.0) / (a - 1.0) * (1.0 - tail)

@@ -32,7 +32,7 @@ from scipy import optimize, special
 from .btyd import ModelFitError, ParetoNBD
 
 WEEK = 7.0
-MAX_FIT_CUSTOMERS = 20_000
+MAX_FIT_CUSTOMERS = 8_000
 MIN_BACKTEST_DAYS = 28
 MIN_BACKTEST_CUSTOMERS = 50
 MIN_PER_OUTCOME = 10
@@ -88,8 +88,9 @@ def summarise(history: History, cutoff: int) -> Summary:
         nan = np.full(n, np.nan)
         return Summary(np.zeros(n), nan, nan.copy(), cutoff)
     lo = int(day.min())
-    key = np.unique(code * (int(day.max()) - lo + 1) + (day - lo))
     span = int(day.max()) - lo + 1
+    key = np.sort(code * span + (day - lo))  # sort + neighbour test: several times faster than np.unique here
+    key = key[np.r_[True, key[1:] != key[:-1]]]
     kc, kd = key // span, key % span + lo
     count = np.bincount(kc, minlength=n).astype(float)
     first, last = np.full(n, np.nan), np.full(n, np.nan)
@@ -221,20 +222,18 @@ def purchase_risk(now: Summary, horizon_days: int, history: History | None = Non
         return PurchaseRisk(risk, alive, expected, gap, RECENCY_RULE, note=str(exc))
     horizon = horizon_days / WEEK
     risk, alive, expected = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    p0 = model.prob_no_purchase(x, t_x, T, horizon)
-    alive[has] = model.p_alive(x, t_x, T)
-    expected[has] = model.expected_purchases(x, t_x, T, horizon)
     params = {k: float(v) for k, v in model.params_.items()}
-    method, note = PARETO, "no purchase log to back-test on" if history is None else ""
+    method, note, coef = PARETO, "no purchase log to back-test on", None
     if history is not None:
-        first_day = int(np.nanmin(now.first))
-        coef, h_back, note = _backtest(history, first_day, as_of, horizon_days, model)
-        if coef is not None:
-            p0_back = model.prob_no_purchase(x, t_x, T, h_back / WEEK)
-            p0 = special.expit(_design(p0_back, x) @ coef) * p0 / np.maximum(p0_back, EPS)
-            method = RECALIBRATED
-            params.update(backtest_days=h_back, intercept=float(coef[0]), slope_logit_p0=float(coef[1]),
-                          slope_log_freq=float(coef[2]))
+        coef, h_back, note = _backtest(history, int(np.nanmin(now.first)), as_of, horizon_days, model)
+    pred = model.predict(x, t_x, T, horizon, extra_horizons=() if coef is None else (h_back / WEEK,))
+    alive[has], expected[has], p0 = pred["p_alive"], pred["expected_purchases"], pred["prob_no_purchase"]
+    if coef is not None:
+        p0_back = pred["prob_no_purchase_extra"][0]
+        p0 = special.expit(_design(p0_back, x) @ coef) * p0 / np.maximum(p0_back, EPS)
+        method = RECALIBRATED
+        params.update(backtest_days=h_back, intercept=float(coef[0]), slope_logit_p0=float(coef[1]),
+                      slope_log_freq=float(coef[2]))
     risk[has] = np.clip(p0, 0.0, 1.0)
     if not has.all():  # customers with no purchase yet: the recency rule's "no purchase on record" value
         rule = recency_rule(now.count, now.first, now.last, as_of, horizon_days)
