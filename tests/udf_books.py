@@ -54,49 +54,9 @@ def settings_rows(dates: str = "datetime", **overrides) -> list[list]:
 
 
 def sample_sheets(accounts: int = 80, seed: int = 7) -> dict[str, pd.DataFrame]:
-    """The project's sample book; until relhealth.sample exists, a small realistic book made here."""
-    try:
-        from relhealth.sample import sample_book
-    except ImportError:
-        return own_book(accounts, seed)
+    from relhealth.sample import sample_book
+
     return sample_book(accounts=accounts, seed=seed, as_of=AS_OF)
-
-
-def own_book(accounts: int, seed: int) -> dict[str, pd.DataFrame]:
-    """Accounts / Orders / Events with the sample book's headers: buyers with their own rhythm, some lost after
-    complaints or a better competitor price, renewals, NPS, referrals."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    as_of = pd.Timestamp(AS_OF)
-    start = as_of - pd.Timedelta(days=4 * 365)
-    events_labels = ["Complaint", "Price increase", "Better competitor price", "New decision-maker", "Merger",
-                     "Contact unresponsive"]
-    acc, orders, events = [], [], []
-    for i in range(accounts):
-        since = start + pd.Timedelta(days=int(rng.integers(0, 900)))
-        gap = float(rng.choice([30, 60, 90, 180]))
-        lost = rng.random() < 0.25
-        lost_date = since + pd.Timedelta(days=int(rng.integers(200, (as_of - since).days))) if lost else pd.NaT
-        end = lost_date if lost else as_of
-        day = since
-        while day < end:
-            orders.append({"Order Date": day, "Account ID": f"AC-{i + 1:04d}",
-                           "Amount": float(round(rng.gamma(4, 900), -1))})
-            day = day + pd.Timedelta(days=max(5, int(rng.normal(gap, gap / 4))))
-        for _ in range(int(rng.poisson(1.2))):
-            when = since + pd.Timedelta(days=int(rng.integers(0, max(1, (end - since).days))))
-            events.append({"Event Date": when, "Account ID": f"AC-{i + 1:04d}",
-                           "Event": events_labels[int(rng.integers(0, len(events_labels)))], "Detail": None})
-        acc.append({"Account ID": f"AC-{i + 1:04d}", "Account Name": f"Company {i + 1}",
-                    "Owner": ["Dana Ruiz", "Sam Okafor", "Priya Nair"][i % 3],
-                    "Segment": ["SMB", "Mid-Market", "Enterprise"][int(rng.integers(0, 3))],
-                    "Annual Revenue": float(rng.integers(5, 400) * 1000), "Customer Since": since,
-                    "Renewal Date": since + pd.DateOffset(years=5), "Exec Sponsor": None,
-                    "NPS": float(rng.integers(0, 11)), "Referrals": int(rng.poisson(0.4)),
-                    "Status": "Lost" if lost else "Active", "Lost Date": lost_date,
-                    "Lost Reason": rng.choice(["Price", "Service", "Acquired"]) if lost else None})
-    return {"Accounts": pd.DataFrame(acc), "Orders": pd.DataFrame(orders), "Events": pd.DataFrame(events)}
 
 
 def book_args(sheets: dict[str, pd.DataFrame], dates: str = "datetime") -> dict[str, list[list]]:
