@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 import numpy as np
@@ -350,7 +350,8 @@ def describe_book(book: Book) -> str:
         lines.append("  columns: " + ", ".join(f'{col} <- "{header}"' + (f" ({notes[col]})" if col in notes else "")
                                                for col, header in a["header_map"].items()))
     settings_sheet = meta.get("settings_sheet")
-    lines.append(f'Settings: sheet "{settings_sheet}"' if settings_sheet else "Settings: defaults (no Settings sheet)")
+    lines.append(f'Settings: sheet "{settings_sheet}"{_changed_settings(book.settings)}' if settings_sheet
+                 else f"Settings: defaults (no Settings sheet){_changed_settings(book.settings)}")
     if meta.get("ignored_sheets"):
         lines.append("Ignored sheets: " + ", ".join(f'"{n}"' for n in meta["ignored_sheets"]))
     lines.append(f"Data issues: {len(book.issues):,}")
@@ -360,3 +361,17 @@ def describe_book(book: Book) -> str:
     if len(book.issues) > 8:
         lines.append(f"  ... and {len(book.issues) - 8:,} more")
     return "\n".join(lines)
+
+
+def _changed_settings(settings: Settings) -> str:
+    """" (date_order DMY, 1 column override)": the settings that differ from the defaults."""
+    default = Settings()
+    changed = [f"{f.name} {getattr(settings, f.name)}" for f in fields(Settings)
+               if f.name not in ("event_odds", "windows", "column_overrides")
+               and getattr(settings, f.name) != getattr(default, f.name)]
+    for name, noun in (("column_overrides", "column override"), ("event_odds", "event effect"),
+                       ("windows", "seasonal window")):
+        count = sum(1 for k, v in getattr(settings, name).items() if getattr(default, name).get(k) != v)
+        if count:
+            changed.append(f"{count} {noun}{'s' if count > 1 else ''}")
+    return f" ({', '.join(changed)})" if changed else ""

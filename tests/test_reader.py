@@ -272,3 +272,10 @@ def test_a_type_column_of_order_types_does_not_make_an_event_log():
     log = [["Customer", "Date", "Amount", "Type"], ["A1", "2025-01-01", 5, "Online"], ["A1", "2025-01-02", 6, "Shop"]]
     book = read_book({"Accounts": ACCOUNTS, "Sales data": log})
     assert book.shape_name == "accounts + orders" and book.orders["amount"].tolist() == [5.0, 6.0]
+
+
+def test_describe_book_names_the_settings_that_differ_from_the_defaults():
+    book = read_book({"Accounts": [["Account", "PO"], ["A1", None]],
+                      "Settings": [["Setting", "Value"], ["date_order", "DMY"], ["column Accounts last_order", "PO"]]})
+    assert 'Settings: sheet "Settings" (date_order DMY, 1 column override)' in describe_book(book)
+    assert "Settings: defaults (no Settings sheet)\n" in describe_book(read_book({"Accounts": ACCOUNTS}))
