@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import sys
 
 import pandas as pd
 
@@ -43,7 +42,7 @@ def as_rows(frame: pd.DataFrame, dates: str = "datetime") -> list[list]:
     return [list(frame.columns)] + body
 
 
-def settings_rows(dates: str = "datetime", **overrides) -> list[list]:
+def settings_rows(**overrides) -> list[list]:
     """The Settings sheet (Setting / Value / Note) with the template's fixed as-of date."""
     from relhealth.settings import Settings
 
@@ -62,7 +61,7 @@ def sample_sheets(accounts: int = 80, seed: int = 7) -> dict[str, pd.DataFrame]:
 def book_args(sheets: dict[str, pd.DataFrame], dates: str = "datetime") -> dict[str, list[list]]:
     """The UDF arguments for a book: accounts, orders, events, settings."""
     return {"accounts": as_rows(sheets["Accounts"], dates), "orders": as_rows(sheets["Orders"], dates),
-            "events": as_rows(sheets["Events"], dates), "settings": settings_rows(dates)}
+            "events": as_rows(sheets["Events"], dates), "settings": settings_rows()}
 
 
 def engine_health(args: dict[str, list[list]]):
@@ -106,11 +105,3 @@ def messy_accounts() -> tuple[list[list], dict[str, int]]:
     rows[where["no id"] + 1][0] = None                        # data without an account id
     rows[where["error dict"] + 1][2] = {"type": "Error", "errorType": "NotAvailable", "basicValue": "#N/A"}
     return rows, where
-
-
-def ensure_importable_root() -> None:
-    import pathlib
-
-    root = str(pathlib.Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
