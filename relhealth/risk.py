@@ -202,6 +202,11 @@ def event_effects(book: Book) -> pd.DataFrame:
 def _validate(book: Book) -> None:
     if "account_id" not in book.accounts.columns:
         raise ValueError("book.accounts has no account_id column")
+    repeated = book.accounts["account_id"].astype(str)
+    repeated = repeated[repeated.duplicated()]
+    if len(repeated):
+        raise ValueError(f"book.accounts repeats account ids ({', '.join(repeated.unique()[:3])}); each account "
+                         "must be one row (the reader keeps the first and reports the rest)")
     s = book.settings
     if int(s.horizon_days) < 1:
         raise ValueError(f"Settings horizon_days must be 1 or more, got {s.horizon_days}")
@@ -269,12 +274,14 @@ def score_book(book: Book) -> pd.DataFrame:
     to_renewal = data.days_to_renewal(as_of)
     latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
     pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
+    none = np.full(n, np.nan)
+    latest_by_code = [latest.get(code, none) for code in CODES]
     names, parts = [], np.column_stack([base, contributions])
     for i in range(n):
         row = [pattern[i]]
         for j, code in enumerate(CODES):
-            row.append(_event_words(code, features[i, j], latest.get(code, np.full(n, np.nan))[i],
-                                    to_renewal[i], as_of))
+            row.append(_event_words(code, features[i, j], latest_by_code[j][i], to_renewal[i], as_of)
+                       if features[i, j] else "")
         names.append(row)
     drivers = _explain(names, _round_points(parts, risk))
     window_words = f"in {window} days"
