@@ -61,22 +61,27 @@ def _order_days(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
 
 
 def _orders_by_account(order_days: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
-    """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), last day."""
+    """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), last day.
+    Vectorised over accounts: sums and sums of squares of the gaps give the mean and the (n - 1) spread."""
     end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
     end = end[~end.index.duplicated()]
-    rows = {}
-    for account, days in order_days.groupby("account_id", sort=False)["day"]:
-        values = days.to_numpy()
-        gaps = np.diff(values)
-        last = values[-1]
-        open_gap = end.get(account, np.nan) - last
-        mean = gaps.mean() if len(gaps) else np.nan
-        if len(gaps) and np.isfinite(open_gap) and open_gap > mean:
-            gaps = np.r_[gaps, open_gap]
-            mean = gaps.mean()
-        cv = gaps.std(ddof=1) / mean if len(gaps) >= 2 and mean > 0 else np.nan
-        rows[account] = (len(values), mean, cv, last)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["orders", "mean_gap", "gap_cv", "last_day"])
+    ids, day = order_days["account_id"].to_numpy(), order_days["day"].to_numpy()
+    gap = np.r_[np.nan, np.diff(day)]
+    gap[np.r_[True, ids[1:] != ids[:-1]]] = np.nan
+    grouped = pd.DataFrame({"account_id": ids, "day": day, "gap": gap, "gap2": gap ** 2}).groupby(
+        "account_id", sort=False)
+    table = grouped.agg(orders=("day", "size"), last_day=("day", "max"), m=("gap", "count"), s1=("gap", "sum"),
+                        s2=("gap2", "sum"))
+    m, s1, s2 = table["m"].to_numpy(float), table["s1"].to_numpy(float), table["s2"].to_numpy(float)
+    open_gap = end.reindex(table.index).to_numpy(dtype=float) - table["last_day"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overdue = (m > 0) & (open_gap > s1 / m)
+        m, s1, s2 = m + overdue, s1 + np.where(overdue, open_gap, 0), s2 + np.where(overdue, open_gap ** 2, 0)
+        mean = np.where(m > 0, s1 / m, np.nan)
+        spread = np.sqrt(np.maximum(s2 - s1 ** 2 / m, 0) / (m - 1))
+        table["gap_cv"] = np.where((m >= 2) & (mean > 0), spread / mean, np.nan)
+    table["mean_gap"] = mean
+    return table[["orders", "mean_gap", "gap_cv", "last_day"]]
 
 
 def _summary_orders(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
@@ -116,34 +121,33 @@ def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame
     least complaint_window_days since, and that kept buying: at KEPT_PACE or more of their order rate in the year
     before (without an order log: still ordering a window after it). They have already allowed one big mistake."""
     window = int(book.settings.complaint_window_days)
-    complaints = _event_days(book, ("complaint",)).sort_values(["account_id", "day"])
-    span = spans.set_index("account_id")
-    span = span[~span.index.duplicated()]
-    by_account = dict(tuple(order_days.groupby("account_id", sort=False)["day"])) if order_days is not None else {}
-    out = {}
     k = BIG_MISTAKE_COMPLAINTS
-    for account, days in complaints.groupby("account_id", sort=False)["day"]:
-        values = days.to_numpy()
-        if len(values) < k or account not in span.index or bool(span.at[account, "lost"]):
-            continue
-        # the day the k-th complaint of a window lands: values[i + k - 1] with values[i + k - 1] - values[i] < window
-        ends = values[k - 1:][values[k - 1:] - values[: len(values) - k + 1] < window]
-        start, end = span.at[account, "start"], span.at[account, "end"]
-        if not len(ends) or end - ends.min() < window:
-            continue
-        failure = ends.min()
-        if order_days is None:
-            out[account] = bool(last_order.get(account, -np.inf) >= failure + window)
-            continue
-        ordered = by_account.get(account, pd.Series(dtype=float)).to_numpy()
-        since = max(start, failure - 365)
-        before = np.count_nonzero((ordered >= since) & (ordered < failure)) / max(failure - since, 1)
-        after = np.count_nonzero(ordered > failure) / max(end - failure, 1)
-        out[account] = after > 0 and after >= KEPT_PACE * before
-    return pd.Series(out, dtype=bool)
+    complaints = _event_days(book, ("complaint",)).sort_values(["account_id", "day"], kind="stable")
+    ids, day = complaints["account_id"].to_numpy(), complaints["day"].to_numpy()
+    if len(day) < k:
+        return pd.Series(dtype=bool)
+    # the k-th complaint of a run of k within the window: day[i + k - 1] with day[i + k - 1] - day[i] < window
+    run = (ids[k - 1:] == ids[: len(ids) - k + 1]) & (day[k - 1:] - day[: len(day) - k + 1] < window)
+    failure = pd.Series(day[k - 1:][run], index=ids[k - 1:][run]).groupby(level=0).min()
+    span = spans.drop_duplicates("account_id").set_index("account_id").reindex(failure.index)
+    keep = ~span["lost"].fillna(True).to_numpy(dtype=bool) & (span["end"].to_numpy() - failure.to_numpy() >= window)
+    failure, span = failure[keep], span[keep]
+    if order_days is None:
+        return last_order.reindex(failure.index).fillna(-np.inf) >= failure + window
+    orders = order_days[order_days["account_id"].isin(failure.index)]
+    at = failure.reindex(orders["account_id"]).to_numpy()
+    since_by_id = np.maximum(span["start"], failure - 365)
+    since = since_by_id.reindex(orders["account_id"]).to_numpy()
+    frame = pd.DataFrame({"account_id": orders["account_id"].to_numpy(),
+                          "before": (orders["day"].to_numpy() >= since) & (orders["day"].to_numpy() < at),
+                          "after": orders["day"].to_numpy() > at})
+    counts = frame.groupby("account_id")[["before", "after"]].sum().reindex(failure.index, fill_value=0)
+    before = counts["before"] / np.maximum(failure - since_by_id, 1)
+    after = counts["after"] / np.maximum(span["end"] - failure, 1)
+    return (after > 0) & (after >= KEPT_PACE * before)
 
 
-def _regularity_words(row: pd.Series, settings, contract: bool) -> str:
+def _regularity_words(row: dict, settings, contract: bool) -> str:
     if not np.isfinite(row["orders"]) or row["orders"] == 0:
         return "On contract, no order history (renews every year)" if contract else "No order history"
     n, gap, cv, rate = int(row["orders"]), row["mean_gap"], row["gap_cv"], row["orders_per_year"]
@@ -158,7 +162,7 @@ def _regularity_words(row: pd.Series, settings, contract: bool) -> str:
     return f"{every}, {'on rhythm' if row['regular'] else 'overdue'}"
 
 
-def _affinity_words(row: pd.Series) -> str:
+def _affinity_words(row: dict) -> str:
     parts = []
     if row["referrals"] > 0:
         parts.append(f"{int(row['referrals'])} referral{'s' if row['referrals'] != 1 else ''}")
@@ -222,7 +226,7 @@ def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFram
     tier = np.array(TIERS, dtype=object)[level - pushed]
 
     reasons = []
-    for i, (_, row) in enumerate(frame.iterrows()):
+    for i, row in enumerate(frame.to_dict("records")):
         words = _regularity_words(row, settings, bool(contract[i] and not row["lost"]))
         affinity = _affinity_words(row)
         words += f"; {affinity}" if affinity else "; no sign of affinity (no referrals, promoter NPS or exec sponsor)"
