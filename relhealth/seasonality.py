@@ -112,17 +112,13 @@ def breakup_seasonality(book: Book) -> Seasonality:
         return Seasonality(_empty(MONTH_COLUMNS), _empty(WEEK_COLUMNS), _empty(WINDOW_COLUMNS),
                            _empty(TEST_COLUMNS), message, 0, None, None)
     first, last = float(spans["start"].min()), today
-    starts = spans["start"].to_numpy()
-    ends = spans["end"].to_numpy()
-    inside = ends >= starts
     size = int(last - first) + 2
-    at_risk = np.zeros(size)
-    np.add.at(at_risk, (starts[inside] - first).astype(int), 1)
-    np.add.at(at_risk, (ends[inside] - first + 1).astype(int), -1)
+    at_risk = np.zeros(size)  # accounts at risk each day: +1 on the start, -1 the day after the end
+    np.add.at(at_risk, (spans["start"].to_numpy() - first).astype(int), 1)
+    np.add.at(at_risk, (spans["end"].to_numpy() - first + 1).astype(int), -1)
     at_risk = np.cumsum(at_risk)[:-1]
     days = pd.date_range(stats.day_to_timestamp(first), periods=size - 1, freq="D")
-    lost_days = spans.loc[spans["lost"] & inside, "end"].to_numpy()
-    lost_days = lost_days[(lost_days >= first) & (lost_days <= last)]
+    lost_days = spans.loc[spans["lost"], "end"].to_numpy()
     lost_index = days[(lost_days - first).astype(int)]
     breakups = len(lost_days)
 
@@ -192,6 +188,8 @@ def renewal_in_trend_window(book: Book, seasonality: Seasonality) -> pd.DataFram
     renewal = (pd.to_datetime(accounts["renewal_date"], errors="coerce") if "renewal_date" in accounts.columns
                else pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]"))
     lost = stats.at_risk_spans(book)["lost"].to_numpy()
+    if "status" in accounts.columns:
+        lost = lost | (accounts["status"].astype(str) == "Lost").to_numpy()
     names = [""] * len(accounts)
     trend = seasonality.windows[seasonality.windows["verdict"] == stats.TREND] if len(seasonality.windows) else []
     if len(trend):
