@@ -98,8 +98,9 @@ def _round_points(parts: np.ndarray, total: np.ndarray) -> np.ndarray:
     return (floor + (rank < short[:, None])).astype(int)
 
 
-def _explain(names: list[list[str]], points: np.ndarray, first_plain: bool = True) -> list[list[str]]:
-    """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'."""
+def _explain(names: list[list[str]], points: np.ndarray) -> list[list[str]]:
+    """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'. The
+    first name of a row is the buying pattern (its points are a level, shown without a sign)."""
     out = []
     for row_names, row_pts in zip(names, points):
         items = [(n, p) for n, p in zip(row_names, row_pts) if n and (p != 0 or n == row_names[0])]
@@ -107,10 +108,7 @@ def _explain(names: list[list[str]], points: np.ndarray, first_plain: bool = Tru
         if len(items) > 3:
             rest = items[2:]
             items = items[:2] + [(f"{len(rest)} other factors", sum(p for _, p in rest))]
-        texts = []
-        for i, (name, pts) in enumerate(items):
-            plain = first_plain and name == row_names[0]
-            texts.append(f"{name}: {pts} pts" if plain else f"{name}: {pts:+d} pts")
+        texts = [f"{name}: {pts} pts" if name == row_names[0] else f"{name}: {pts:+d} pts" for name, pts in items]
         out.append(texts + [""] * (3 - len(texts)))
     return out
 
