@@ -28,7 +28,6 @@ from . import stats
 from .book import Book
 
 DAYS_PER_YEAR = 365.25
-MIN_SPAN_DAYS = 365
 
 MONTH_COLUMNS = ["month", "month_name", "breakups", "exposure_account_years", "rate", "expected", "rate_ratio",
                  "ci_low", "ci_high", "p_value", "p_holm", "verdict"]
@@ -122,7 +121,7 @@ def breakup_seasonality(book: Book) -> Seasonality:
     lost_index = days[(lost_days - first).astype(int)]
     breakups = len(lost_days)
 
-    message = stats.history_problem(spans, breakups, settings.min_breakups_to_learn, MIN_SPAN_DAYS,
+    message = stats.history_problem(spans, breakups, settings.min_breakups_to_learn, settings.season_min_history_days,
                                     "a season needs at least a full year")
     testable = not message
     alpha = settings.significance

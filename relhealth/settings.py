@@ -62,10 +62,15 @@ class Settings:
     occasional_max_orders_per_year: float = 3.0
     promoter_nps: float = 9.0
     loyal_min_referrals: int = 1
+    big_mistake_complaints: int = 3         # complaints within complaint_window_days that make a big mistake
+    kept_pace: float = 0.5                  # survived a big mistake: buying at this share of the earlier pace
+    price_signal_days: int = 365
+    price_push_signals: int = 2             # price-relief / competitor-price events that push a tier down
     # Seasonality and triggers.
     trigger_window_days: int = 90
     complaint_window_days: int = 90
     significance: float = 0.05
+    season_min_history_days: int = 365      # records needed before seasons are tested
     # Win-back planner (seeds 001-004).
     lost_lookback_days: int = 365
     reminder_cadence_days: int = 45
@@ -124,6 +129,11 @@ NOTES: dict[str, str] = {
     "occasional_max_orders_per_year": "Buyers with fewer orders a year than this are Occasional",
     "promoter_nps": "NPS at or above this shows affinity (promoter)",
     "loyal_min_referrals": "Referrals at or above this show affinity",
+    "big_mistake_complaints": "Complaints within the complaint window that count as one big mistake",
+    "kept_pace": "Survived a big mistake: still buying at this share (or more) of the pace before it",
+    "price_signal_days": "Look-back for price-relief requests and better-competitor-price events",
+    "price_push_signals": "This many price signals in the look-back move an account one tier towards Occasional",
+    "season_min_history_days": "Days of records needed before break-up seasons are tested",
     "trigger_window_days": "Break-ups within this many days after an event count towards its lift",
     "complaint_window_days": "Complaints counted in this trailing window ('after three complaints')",
     "significance": "p-value below which a season or trigger is called a trend",

@@ -11,14 +11,14 @@ Seed 004 asks "what percentage of your customer base would allow you one big mis
    ``habitual_max_gap_cv`` of it (the spread a regular buyer's gaps are allowed). An account with no purchase
    record at all counts as regular when it is on a contract with a renewal date, otherwise not.
 2. Affinity: referrals >= ``loyal_min_referrals``, NPS >= ``promoter_nps``, an exec sponsor, or it withstood a
-   big mistake: a service failure of ``BIG_MISTAKE_COMPLAINTS`` complaints within ``complaint_window_days``, at
+   big mistake: a service failure of ``Settings.big_mistake_complaints`` complaints within ``complaint_window_days``, at
    least ``complaint_window_days`` ago (the stretch in which a failure usually ends a relationship), after which
-   it is not lost and kept spending: ordering at ``KEPT_PACE`` or more of its pace in the year before (seed 004:
+   it is not lost and kept spending: ordering at ``Settings.kept_pace`` or more of its pace in the year before (seed 004:
    a habitual buyer "will break the habit" after a mistake; a loyal one carries on). One complaint followed by
    an order is not enough: most buyers of every kind carry on after a single complaint.
 3. Not regular -> Occasional; regular with affinity -> Loyal; regular without -> Habitual. Price shopping pushes
-   one step towards Occasional (Loyal -> Habitual, Habitual -> Occasional): ``PRICE_PUSH_SIGNALS`` or more
-   price-relief requests or better-competitor-price events in the last ``PRICE_SIGNAL_DAYS`` days, so every
+   one step towards Occasional (Loyal -> Habitual, Habitual -> Occasional): ``Settings.price_push_signals`` or more
+   price-relief requests or better-competitor-price events in the last ``Settings.price_signal_days`` days, so every
    purchase has become a new buying decision. (One request is not yet a pattern: on the sample book one signal
    would demote a fifth of the habitual buyers, two separate the price shoppers.)
 
@@ -42,10 +42,6 @@ TIER_COLUMNS = ["account_id", "tier", "tier_reason", "one_mistake_away", "regula
 SUMMARY_COLUMNS = ["measure", "survive_one_mistake", "one_mistake_away", "share_surviving"]
 HIGH_BANDS = ("High", "Critical")
 PRICE_SIGNALS = ("price_relief", "competitor_price")
-PRICE_SIGNAL_DAYS = 365
-PRICE_PUSH_SIGNALS = 2
-BIG_MISTAKE_COMPLAINTS = 3
-KEPT_PACE = 0.5
 _NO = {"", "no", "none", "n a", "na", "false", "0", "nan", "nil", "tbd", "vacant"}
 
 
@@ -117,11 +113,13 @@ def _event_days(book: Book, codes: tuple[str, ...]) -> pd.DataFrame:
 
 def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame | None,
                        last_order: pd.Series) -> pd.Series:
-    """Accounts that had BIG_MISTAKE_COMPLAINTS complaints within complaint_window_days and are not lost, with at
-    least complaint_window_days since, and that kept buying: at KEPT_PACE or more of their order rate in the year
-    before (without an order log: still ordering a window after it). They have already allowed one big mistake."""
-    window = int(book.settings.complaint_window_days)
-    k = BIG_MISTAKE_COMPLAINTS
+    """Accounts that had big_mistake_complaints complaints within complaint_window_days and are not lost, with
+    at least complaint_window_days since, and that kept buying: at kept_pace or more of their order rate in the
+    year before (without an order log: still ordering a window after it). They have already allowed one big
+    mistake."""
+    settings = book.settings
+    window = int(settings.complaint_window_days)
+    k = settings.big_mistake_complaints
     complaints = _event_days(book, ("complaint",)).sort_values(["account_id", "day"], kind="stable")
     ids, day = complaints["account_id"].to_numpy(), complaints["day"].to_numpy()
     if len(day) < k:
@@ -144,7 +142,7 @@ def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame
     counts = frame.groupby("account_id")[["before", "after"]].sum().reindex(failure.index, fill_value=0)
     before = counts["before"] / np.maximum(failure - since_by_id, 1)
     after = counts["after"] / np.maximum(span["end"] - failure, 1)
-    return (after > 0) & (after >= KEPT_PACE * before)
+    return (after > 0) & (after >= settings.kept_pace * before)
 
 
 def _regularity_words(row: dict, settings, contract: bool) -> str:
@@ -217,12 +215,12 @@ def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFram
     frame["affinity"] = (frame["referrals"] > 0) | frame["promoter"] | frame["sponsor"] | frame["withstood"]
 
     signals = _event_days(book, PRICE_SIGNALS)
-    signals = signals[(signals["day"] <= today) & (signals["day"] > today - PRICE_SIGNAL_DAYS)]
+    signals = signals[(signals["day"] <= today) & (signals["day"] > today - settings.price_signal_days)]
     frame["lost"] = spans["lost"].to_numpy(dtype=bool)
     frame["price_signals"] = signals.groupby("account_id").size().reindex(ids).fillna(0).astype(int).to_numpy()
 
     level = np.where(frame["regular"].to_numpy(dtype=bool), np.where(frame["affinity"].to_numpy(dtype=bool), 2, 1), 0)
-    pushed = (frame["price_signals"].to_numpy() >= PRICE_PUSH_SIGNALS) & (level > 0)
+    pushed = (frame["price_signals"].to_numpy() >= settings.price_push_signals) & (level > 0)
     tier = np.array(TIERS, dtype=object)[level - pushed]
 
     reasons = []
