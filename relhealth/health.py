@@ -21,6 +21,7 @@ class Health:
     complaint_steps: pd.DataFrame
     lost: object
     planner: pd.DataFrame
+    renewal_season: pd.DataFrame  # per account: does its renewal fall in a window called a break-up trend?
 
     @cached_property
     def trend(self):
@@ -36,14 +37,16 @@ def assess(book: Book) -> Health:
 
     scores = risk.score_book(book)
     tier_frame = tiers.loyalty_tiers(book, scores)
+    seasons = seasonality.breakup_seasonality(book)
     return Health(
         book=book,
         scores=scores,
         tiers=tier_frame,
         one_mistake=tiers.one_mistake_summary(book, tier_frame),
-        seasonality=seasonality.breakup_seasonality(book),
+        seasonality=seasons,
         triggers=triggers.trigger_lift(book),
         complaint_steps=triggers.complaint_steps(book),
         lost=lost.lost_business(book),
         planner=planner.winback_plan(book, scores, tier_frame),
+        renewal_season=seasonality.renewal_in_trend_window(book, seasons),
     )
