@@ -206,6 +206,46 @@ def trigger_blocks(health) -> list[Block]:
     return blocks
 
 
+TREND_TITLE = "Book health as of each month-end (the data of the trend charts)"
+TREND_HEADERS = {"month_end": "Month-end", "accounts": "Active accounts", "low": "Low", "watch": "Watch",
+                 "high": "High", "critical": "Critical", "occasional": "Occasional", "habitual": "Habitual",
+                 "loyal": "Loyal", "one_mistake_away": "One mistake away", "revenue": "Revenue",
+                 "revenue_one_mistake_away": "Revenue one mistake away", "lost_in_month": "Lost in the month",
+                 "fingerprint": "Fingerprint"}
+
+
+def trend_block(trend) -> Block:
+    """The trend table, kept on the Charts sheet: shown to the user, and read back by the next refresh so that
+    month-ends whose records did not change are not recomputed (``trend.fingerprint``)."""
+    note = trend.message or ("Each month-end is recomputed from the records up to that day; the fingerprint lets "
+                             "the next refresh reuse a month-end whose records did not change.")
+    return Block(TREND_TITLE, note, _rename(trend.table, TREND_HEADERS),
+                 {"Revenue": "money", "Revenue one mistake away": "money", "Month-end": "date"})
+
+
+def trend_from_grid(grid: list[list]) -> pd.DataFrame | None:
+    """The trend table read back from the Charts sheet's cells (None when it is not there)."""
+    for i, row in enumerate(grid):
+        if any(v == TREND_TITLE for v in row):
+            j = list(row).index(TREND_TITLE)
+            start = i + 1
+            while start < len(grid) and list(grid[start])[j:j + 1] != ["Month-end"]:
+                start += 1
+                if start > i + 3:
+                    return None
+            names = {v: k for k, v in TREND_HEADERS.items()}
+            header = [names.get(v) for v in list(grid[start])[j:j + len(TREND_HEADERS)]]
+            rows = []
+            for values in grid[start + 1:]:
+                values = list(values)[j:j + len(header)]
+                if not values or values[0] is None:
+                    break
+                rows.append(dict(zip(header, values)))
+            frame = pd.DataFrame(rows)
+            return frame if "fingerprint" in frame.columns and "month_end" in frame.columns else None
+    return None
+
+
 def _rename(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
     keep = [c for c in names if c in frame.columns]
     return frame[keep].rename(columns=names).reset_index(drop=True)

@@ -33,6 +33,7 @@ class RefreshReport:
     accounts: int = 0
     planner_rows: int = 0
     kept_rows: int = 0  # planner rows kept only for the user's notes
+    trend_reused: int = 0  # month-ends of the trend taken from the last refresh
     warnings: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     path: Path | None = None
@@ -56,6 +57,7 @@ def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
     from relhealth import stats
     from relhealth.health import assess
     from relhealth.reader import read_book
+    from relhealth.trend import health_trend
 
     step = progress or (lambda fraction, message: None)
     started = time.perf_counter()
@@ -83,11 +85,15 @@ def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
                         owned.seasonality_blocks(health), report.warnings)
     target.write_report(owned.TRIGGERS, f"What comes before a break-up ({stamp})", note.format(writer.today_text()),
                         owned.trigger_blocks(health), report.warnings)
-    step(0.74, "drawing charts")
+    step(0.72, "recomputing past month-ends for the trend")
+    trend = health_trend(book, known=target.read_trend(owned.CHARTS))
+    report.trend_reused = trend.reused
+    step(0.85, "drawing charts")
     revenue = pd.Series(stats.account_revenue(book), index=ids.to_numpy())
-    charts = book_charts(health, revenue)
+    charts = book_charts(health, revenue, trend)
     report.findings = [c.title for c in charts]
-    target.write_charts(owned.CHARTS, f"Relationship health at a glance ({stamp})", charts, report.warnings)
+    target.write_charts(owned.CHARTS, f"Relationship health at a glance ({stamp})", charts,
+                        owned.trend_block(trend), report.warnings)
     _close(charts)
     report.seconds = time.perf_counter() - started
     step(0.92, "saving")
@@ -151,7 +157,11 @@ class BookTarget:
         last_row, width = writer.write_report(ws, title, banner, blocks)
         writer.mark(self.wb, name, ws, last_row, width)
 
-    def write_charts(self, name: str, title: str, charts, warnings: list[str]) -> None:
+    def read_trend(self, name: str):
+        ws = writer.owned_sheet(self.wb, name)
+        return owned.trend_from_grid([list(r) for r in ws.iter_rows(values_only=True)]) if ws is not None else None
+
+    def write_charts(self, name: str, title: str, charts, trend, warnings: list[str]) -> None:
         ws, created = writer.sheet_for(self.wb, name, warnings)
         if not created:
             writer.clear_area(ws, writer.previous_area(self.wb, name))
@@ -159,7 +169,9 @@ class BookTarget:
         anchors = chart_anchors(last_row + 2, len(charts))
         writer.place_pictures(ws, [(c.name, c.figure, a) for c, a in zip(charts, anchors)])
         writer.chart_page_breaks(ws, last_row + 2, len(charts), CHART_ROWS)
-        writer.mark(self.wb, name, ws, last_row, 2)
+        below = last_row + 2 + ((len(charts) + 1) // 2) * CHART_ROWS
+        end_row, end_col = writer.write_block(ws, below, 2, trend)
+        writer.mark(self.wb, name, ws, end_row, end_col)
 
     def save_to(self, path: Path) -> None:
         if not self.grafted:

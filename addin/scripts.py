@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from . import merge, owned
-from .refresh import chart_anchors, refresh
+from .refresh import CHART_ROWS, chart_anchors, refresh
 from .writer import NUMBER_FORMATS, _excel_value
 
 try:  # xlwings is a dependency; its decorators are no-ops where no Excel runs
@@ -190,7 +190,13 @@ class ExcelTarget:
         sheet.range("A1").font.bold = True
         self._mark(name, sheet, len(grid), width)
 
-    def write_charts(self, name: str, title: str, charts, warnings: list[str]) -> None:
+    def read_trend(self, name: str):
+        sheet = self._owned(name)
+        if sheet is None:
+            return None
+        return owned.trend_from_grid(sheet.used_range.options(ndim=2).value or [])
+
+    def write_charts(self, name: str, title: str, charts, trend, warnings: list[str]) -> None:
         sheet, created = self._sheet(name, warnings)
         if not created:
             self._area(name).clear()
@@ -201,7 +207,12 @@ class ExcelTarget:
         for chart, anchor in zip(charts, chart_anchors(first, len(charts))):
             cell = sheet.range(anchor)
             sheet.pictures.add(chart.figure, name=chart.name, update=True, left=cell.left, top=cell.top)
-        self._mark(name, sheet, len(lines), 2)
+        below = first + ((len(charts) + 1) // 2) * CHART_ROWS
+        table = [[trend.title], [trend.note], [str(c) for c in trend.frame.columns]]
+        table += [[_cell(v) for v in row] for row in trend.frame.itertuples(index=False)]
+        width = max(len(r) for r in table)
+        sheet.range((below, 2)).options(ndim=2).value = [r + [None] * (width - len(r)) for r in table]
+        self._mark(name, sheet, below + len(table), width + 1)
 
 
 def _cell(value: Any) -> Any:

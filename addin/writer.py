@@ -271,25 +271,8 @@ def write_report(ws, title: str, banner: str, blocks: list[Block], start_row: in
     ws.cell(start_row + 1, 1, banner)._style = styles.text("note")
     r, width = start_row + 3, 1
     for block in blocks:
-        ws.cell(r, 1, block.title)._style = styles.text("block")
-        if block.note:
-            ws.cell(r + 1, 1, block.note)._style = styles.text("note")
-        r += 2 if block.note else 1
-        columns = [str(c) for c in block.frame.columns]
-        for j, header in enumerate(columns, start=1):
-            ws.cell(r, j, header)._style = styles.header()
-        for values in block.frame.itertuples(index=False):
-            r += 1
-            for j, (header, value) in enumerate(zip(columns, values), start=1):
-                cell = ws.cell(r, j, _excel_value(value))
-                kind = block.formats.get(header) or _default_format(header, cell.value)
-                cell._style = styles.value("num1" if kind == "num" and isinstance(cell.value, float)
-                                           and not float(cell.value).is_integer() else kind, cell.value)
-        width = max(width, len(columns))
-        for header, w in block.widths.items():
-            if header in columns:
-                letter = get_column_letter(columns.index(header) + 1)
-                ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, w)
+        r, last_col = write_block(ws, r, 1, block)
+        width = max(width, last_col)
         r += 2
     for j in range(1, width + 1):
         letter = get_column_letter(j)
@@ -297,6 +280,32 @@ def write_report(ws, title: str, banner: str, blocks: list[Block], start_row: in
             ws.column_dimensions[letter].width = 12 if j > 1 else 26
     _print_setup(ws, landscape=True)
     return r, width
+
+
+def write_block(ws, row: int, col: int, block: Block) -> tuple[int, int]:
+    """A titled table with its top-left at (row, col); returns its (last row, last column)."""
+    styles = Styles(ws)
+    ws.cell(row, col, block.title)._style = styles.text("block")
+    r = row
+    if block.note:
+        ws.cell(row + 1, col, block.note)._style = styles.text("note")
+        r += 1
+    r += 1
+    columns = [str(c) for c in block.frame.columns]
+    for j, header in enumerate(columns, start=col):
+        ws.cell(r, j, header)._style = styles.header()
+    for values in block.frame.itertuples(index=False):
+        r += 1
+        for j, (header, value) in enumerate(zip(columns, values), start=col):
+            cell = ws.cell(r, j, _excel_value(value))
+            kind = block.formats.get(header) or _default_format(header, cell.value)
+            cell._style = styles.value("num1" if kind == "num" and isinstance(cell.value, float)
+                                       and not float(cell.value).is_integer() else kind, cell.value)
+    for header, w in block.widths.items():
+        if header in columns:
+            letter = get_column_letter(col + columns.index(header))
+            ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, w)
+    return r, col + max(len(columns), 1) - 1
 
 
 def write_findings(ws, title: str, findings: list[str]) -> int:

@@ -27,10 +27,11 @@ class Chart:
         return text.replace("\n", " ").replace("\\$", "$")
 
 
-def book_charts(health, revenue=None) -> list[Chart]:
-    """Every chart of the refresh from one ``Health`` (``revenue``: per account id, for the tier mix)."""
+def book_charts(health, revenue=None, trend=None) -> list[Chart]:
+    """Every chart of the refresh from one ``Health`` (``revenue``: per account id, for the tier mix; ``trend``:
+    the health trend when already computed, else ``health.trend``)."""
     settings = health.book.settings
-    trend = getattr(health, "trend", None)
+    trend = trend if trend is not None else getattr(health, "trend", None)
     charts = [
         Chart("relhealth_tier_mix", tier_mix_chart(health.tiers, health.one_mistake, revenue)),
         Chart("relhealth_seasonality", seasonality_chart(health.seasonality)),

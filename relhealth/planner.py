@@ -210,10 +210,10 @@ def _who_calls(f: dict, exogenous: bool) -> str:
     boss = f"{f['sponsor']} (exec sponsor)" if f["sponsor"] else f"{owner}'s manager" if f["owner"] \
         else "The sales manager"
     if not f["owner"]:
-        return f"{boss} calls (no owner on file: assign one to follow through)."
+        return f"{boss} (no owner on file: assign one to follow through)"
     if not f["lost"] and f["band"] == "High" and not exogenous:
-        return f"{owner} opens the conversation; {boss} follows up to show the company cares."
-    return f"{boss[0].upper()}{boss[1:]} calls, with {owner}: someone with authority, not only the rep."
+        return f"{owner} opens; {boss} follows up to show the company cares"
+    return f"{boss[0].upper()}{boss[1:]}, with {owner} (authority, not only the rep)"
 
 
 def _why(f: dict) -> str:

@@ -5,6 +5,11 @@ book as it stood that day (orders and events up to it; accounts not yet customer
 still active; ``Settings.as_of`` set to the date), then the risk engine and the tiers run on it unchanged. Nothing
 is extrapolated: a month-end is only recomputed from what was on record by then.
 
+Each month-end costs a full scoring of the book, so a row can be reused: ``fingerprint`` hashes the book as it
+stood that day (records up to it and every setting but as-of); ``health_trend(book, known=table)`` takes the
+rows of an earlier table whose month-end and fingerprint match instead of recomputing them. Past month-ends
+rarely change, so a refresh usually recomputes none or one.
+
 A book with no order log (accounts-only summary columns such as Last Order or Orders are as of today) cannot be
 rewound, and a book with fewer than ``MIN_POINTS`` month-ends of history has no trend: ``Trend.message`` then
 says "not enough history: ..." and the table is empty.
@@ -13,6 +18,7 @@ says "not enough history: ..." and the table is empty.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,7 +28,7 @@ from .book import Book, empty_issues
 from .stats import account_revenue, day_numbers
 
 TREND_COLUMNS = ["month_end", "accounts", "low", "watch", "high", "critical", "occasional", "habitual", "loyal",
-                 "one_mistake_away", "revenue", "revenue_one_mistake_away", "lost_in_month"]
+                 "one_mistake_away", "revenue", "revenue_one_mistake_away", "lost_in_month", "fingerprint"]
 BANDS = ("Low", "Watch", "High", "Critical")
 TIERS = ("Occasional", "Habitual", "Loyal")
 MIN_POINTS = 6
@@ -35,6 +41,19 @@ SUMMARY_COLUMNS = ("last_order", "order_count", "revenue_12m", "complaints_90d",
 class Trend:
     table: pd.DataFrame
     message: str = ""
+    reused: int = 0  # month-ends taken from ``known`` instead of recomputed
+
+
+def fingerprint(book: Book) -> str:
+    """A short hash of everything a month-end's figures depend on: the records and the settings but as-of."""
+    digest = hashlib.sha1()
+    for frame in (book.accounts, book.orders, book.events):
+        frame = frame.drop(columns=[c for c in ("source_row",) if c in frame.columns])
+        digest.update("|".join(map(str, frame.columns)).encode())
+        if len(frame):
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(repr(replace(book.settings, as_of=None)).encode())
+    return digest.hexdigest()[:16]
 
 
 def month_ends(as_of: dt.date, months: int = 12) -> list[pd.Timestamp]:
@@ -74,11 +93,12 @@ def book_as_of(book: Book, date: pd.Timestamp | dt.date) -> Book:
                    issues=empty_issues())
 
 
-def health_trend(book: Book, months: int = 12, score=None, tier=None) -> Trend:
+def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.DataFrame | None = None) -> Trend:
     """Risk bands, tier mix and one-mistake-away exposure as of each of the last ``months`` month-ends.
 
     ``score(book) -> scores`` and ``tier(book, scores) -> tiers`` default to ``risk.score_book`` and
-    ``tiers.loyalty_tiers``; tests may pass small stand-ins.
+    ``tiers.loyalty_tiers``; tests may pass small stand-ins. ``known``: an earlier trend table whose rows are
+    reused where month-end and fingerprint match.
     """
     if score is None or tier is None:
         from . import risk, tiers as tiers_module
@@ -87,19 +107,27 @@ def health_trend(book: Book, months: int = 12, score=None, tier=None) -> Trend:
     if not len(book.orders):
         return Trend(_empty(), "not enough history: without an order log the book shows only today's state, "
                                "so past month-ends cannot be recomputed")
-    rows = []
+    cache = {}
+    if known is not None and len(known) and "fingerprint" in known.columns:
+        cache = {(pd.Timestamp(r["month_end"]), str(r["fingerprint"])): r for r in known.to_dict("records")}
+    rows, reused = [], 0
     for stamp in month_ends(book.settings.today(), months):
         past = book_as_of(book, stamp)
         alive = _active(past)
         if not alive.any():
             continue
+        key = (stamp, fingerprint(past))
+        if key in cache:
+            rows.append({c: cache[key].get(c) for c in TREND_COLUMNS})
+            reused += 1
+            continue
         scores = score(past)
         tiers = tier(past, scores)
-        rows.append(_summarise(past, scores, tiers, alive, stamp, book))
+        rows.append({**_summarise(past, scores, tiers, alive, stamp, book), "fingerprint": key[1]})
     if len(rows) < MIN_POINTS:
         return Trend(_empty(), f"not enough history: the records cover {len(rows)} of the last {months} "
                                f"month-ends; a trend needs at least {MIN_POINTS}")
-    return Trend(pd.DataFrame(rows, columns=TREND_COLUMNS))
+    return Trend(pd.DataFrame(rows, columns=TREND_COLUMNS), reused=reused)
 
 
 def _active(book: Book) -> np.ndarray:
@@ -138,4 +166,5 @@ def _summarise(past: Book, scores: pd.DataFrame, tiers: pd.DataFrame, alive: np.
 
 def _empty() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype="int64") for c in TREND_COLUMNS})
-    return frame.astype({"month_end": "datetime64[ns]", "revenue": float, "revenue_one_mistake_away": float})
+    return frame.astype({"month_end": "datetime64[ns]", "revenue": float, "revenue_one_mistake_away": float,
+                         "fingerprint": object})

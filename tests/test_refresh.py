@@ -144,8 +144,9 @@ def test_a_row_that_no_longer_qualifies_is_kept_only_with_notes(refreshed):
 
 def test_refresh_twice_changes_nothing_in_the_tables(refreshed):
     before = sheet_snapshot(refreshed, [owned.SCORES, owned.PLANNER])
-    refresh_file(refreshed, progress=False)
+    report = refresh_file(refreshed, progress=False)
     assert sheet_snapshot(refreshed, [owned.SCORES, owned.PLANNER]) == before
+    assert report.trend_reused == 12  # the month-ends were read back from the Charts sheet, not recomputed
     assert len(load_workbook(refreshed)[owned.CHARTS]._images) == 9  # replaced, not stacked
 
 
