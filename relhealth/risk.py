@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from .book import Book
+from .book import Book, BookError
 from .calibration import History, PurchaseRisk, Summary, purchase_risk, summarise
 from .event_effects import CODES, RENEWAL, EventData, day_of, learn_effects
 from .schema import EVENT_TYPES
@@ -199,15 +199,15 @@ def event_effects(book: Book) -> pd.DataFrame:
 
 def _validate(book: Book) -> None:
     if "account_id" not in book.accounts.columns:
-        raise ValueError("book.accounts has no account_id column")
+        raise BookError("book.accounts has no account_id column")
     repeated = book.accounts["account_id"].astype(str)
     repeated = repeated[repeated.duplicated()]
     if len(repeated):
-        raise ValueError(f"book.accounts repeats account ids ({', '.join(repeated.unique()[:3])}); each account "
+        raise BookError(f"book.accounts repeats account ids ({', '.join(repeated.unique()[:3])}); each account "
                          "must be one row (the reader keeps the first and reports the rest)")
     s = book.settings
     if int(s.horizon_days) < 1:
-        raise ValueError(f"Settings horizon_days must be 1 or more, got {s.horizon_days}")
+        raise BookError(f"Settings: horizon_days must be 1 or more, got {s.horizon_days}")
 
 
 def _issue_texts(book: Book, ids: pd.Index) -> list[list[str]]:
