@@ -155,15 +155,15 @@ def _design(p0: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(x)), _logit(p0), np.log1p(x)])
 
 
-def _backtest(history: History, first_day: int, as_of: int, horizon_days: int, model: ParetoNBD):
-    """Recalibration coefficients from a back-test inside the history, or (None, reason)."""
-    span = as_of - first_day
+def _backtest(history: History, now: Summary, horizon_days: int, model: ParetoNBD):
+    """(coefficients, back-test horizon in days, "") from a back-test inside the history, or (None, ..., why not)."""
+    as_of = now.cutoff
+    span = as_of - int(np.nanmin(now.first))
     h_back = min(horizon_days, span // 2)
     if h_back < MIN_BACKTEST_DAYS:
         return None, h_back, f"history of {span} days is too short for a back-test"
     cut = as_of - h_back
     past = summarise(history, cut)
-    now = summarise(history, as_of)
     mask = past.has
     if mask.sum() < MIN_BACKTEST_CUSTOMERS:
         return None, h_back, f"only {int(mask.sum())} customers had bought by the back-test cutoff"
@@ -225,7 +225,7 @@ def purchase_risk(now: Summary, horizon_days: int, history: History | None = Non
     params = {k: float(v) for k, v in model.params_.items()}
     method, note, coef = PARETO, "no purchase log to back-test on", None
     if history is not None:
-        coef, h_back, note = _backtest(history, int(np.nanmin(now.first)), as_of, horizon_days, model)
+        coef, h_back, note = _backtest(history, now, horizon_days, model)
     pred = model.predict(x, t_x, T, horizon, extra_horizons=() if coef is None else (h_back / WEEK,))
     alive[has], expected[has], p0 = pred["p_alive"], pred["expected_purchases"], pred["prob_no_purchase"]
     if coef is not None:
