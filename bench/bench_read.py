@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from addin.workbook import load_sheets
 
-    print(f"\nfrom .xlsx (openpyxl read-only): load_sheets + read_book")
+    print("\nfrom .xlsx (openpyxl read-only): load_sheets + read_book")
     print(f"{'accounts':>9} {'order lines':>12} {'file MB':>8} {'load s':>7} {'read s':>7} {'total s':>8} "
           f"{'rows/s':>9}")
     with tempfile.TemporaryDirectory() as folder:

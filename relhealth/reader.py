@@ -267,7 +267,7 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
         if strict and strict not in scores and headers_of(value, skip):
             mapping = map_columns(table, strict, settings) if table else {}
             raise missing_columns_error(name, strict, headers_of(value, skip),
-                                         [c for c in REQUIRED[strict] if c not in mapping])
+                                        [c for c in REQUIRED[strict] if c not in mapping])
         candidates += [(-score, order, role, table, mapping) for role, (score, mapping) in scores.items()]
     best: dict[str, tuple[float, Table]] = {}         # best fit first; a sheet plays one role, a role one sheet
     for neg_score, _, role, table, mapping in sorted(candidates, key=lambda c: c[:2]):

@@ -30,6 +30,7 @@ _SYNONYMS: dict[str, dict[str, tuple[Column, int]]] = {
            for col in cols for s in col.synonyms} for role, cols in COLUMNS.items()}
 _KNOWN = set().union(*_SYNONYMS.values())
 
+
 @dataclass
 class Table:
     """One sheet's table: headers (as written), their keys, the header's sheet row, and the data below it.
@@ -250,4 +251,4 @@ def no_accounts_error(sheets, hidden, settings_sheet, best) -> BookError:
                          f"sheet has one row per account. Add an Accounts sheet with an account column. "
                          f"Accepted: {accepted(ACCOUNTS, 'account_id')}.")
     return missing_columns_error(blame, ACCOUNTS, headers_of(sheets[blame], hidden.get(blame, set())),
-                                  ["account_id"])
+                                 ["account_id"])

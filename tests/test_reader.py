@@ -194,7 +194,7 @@ def test_missing_column_message_lists_every_accepted_name():
 
 def test_bad_override_is_an_issue_not_a_crash():
     book = read_book({"Accounts": ACCOUNTS, "Settings": [["Setting", "Value"], ["column Accounts wibble", "X"],
-                                                          ["column Accounts last_order", "Nope"]]})
+                                                         ["column Accounts last_order", "Nope"]]})
     assert [(i["row"], i["problem"].split(" (")[0]) for i in book.issues.to_dict("records")] == [
         (2, "names no column of Accounts this add-in knows"), (3, "is not a header on sheet Accounts")]
 
