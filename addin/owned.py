@@ -220,7 +220,7 @@ def trend_block(trend) -> Block:
     note = trend.message or ("Each month-end is recomputed from the records up to that day; the fingerprint lets "
                              "the next refresh reuse a month-end whose records did not change.")
     return Block(TREND_TITLE, note, _rename(trend.table, TREND_HEADERS),
-                 {"Revenue": "money", "Revenue one mistake away": "money", "Month-end": "date"})
+                 {"Revenue": "money", "Revenue one mistake away": "money", "Month-end": "date", "Fingerprint": "code"})
 
 
 def trend_from_grid(grid: list[list]) -> pd.DataFrame | None:

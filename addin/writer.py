@@ -67,6 +67,8 @@ class Styles:
             return self.get(f"band-{value}", font=Font(name=FONT, bold=value in ("High", "Critical")),
                             fill=PatternFill("solid", fgColor=BAND_FILLS[value]),
                             alignment=Alignment(vertical="top"))
+        if fmt == "code":  # machine text (the trend's fingerprints): small, grey, never wrapped
+            return self.get("value-code", font=Font(name=FONT, size=8, color="8497B0"), alignment=Alignment())
         number = NUMBER_FORMATS.get(fmt, "General")
         if fmt == "p" and isinstance(value, float) and 0 < value < 1e-4:
             fmt, number = "p-small", "0.0E+00"
