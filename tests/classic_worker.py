@@ -9,10 +9,12 @@ exactly as ``import xlwings`` binds them on Windows, before ``udfs`` is imported
 
 import io
 import json
+import os
 import pathlib
 import sys
 import types
 
+os.environ.pop("XLWINGS_ON_SERVER", None)  # classic decorators: never the Office.js ones, whatever the caller set
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 

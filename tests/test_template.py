@@ -56,7 +56,8 @@ def test_committed_template_is_what_the_code_builds(rebuilt, committed):
         assert (new.max_row, new.max_column) == (old.max_row, old.max_column), name
         for row_new, row_old in zip(new.iter_rows(), old.iter_rows()):
             for a, b in zip(row_new, row_old):
-                assert _content(a) == _content(b), f"{name}!{a.coordinate}"
+                assert _content(a) == _content(b), (f"{name}!{a.coordinate} differs from what addin/template.py "
+                                                    "builds: run `relhealth template` and commit workbook_template.xlsx")
 
 
 def test_sheets_headers_and_config(committed):
