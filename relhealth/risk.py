@@ -34,7 +34,7 @@ import pandas as pd
 from scipy import special
 
 from .book import Book, BookError
-from .calibration import History, PurchaseRisk, Summary, purchase_risk, summarise
+from .calibration import RECENCY_RULE, History, PurchaseRisk, Summary, purchase_risk, summarise
 from .event_effects import CODES, RENEWAL, EventData, day_of, learn_effects
 from .schema import EVENT_TYPES
 from .settings import Settings
@@ -249,11 +249,9 @@ def score_book(book: Book) -> pd.DataFrame:
     for i, note in enumerate(notes):
         if note:
             issues[i].append(note)
-    if bought.method != "Pareto/NBD recalibrated on a back-test":
-        why = f" ({bought.note})" if bought.note else ""
-        for i in range(n):
-            if now.count[i]:
-                issues[i].append(f"buying pattern from the {bought.method}{why}")
+    if bought.method == RECENCY_RULE:  # the book cannot support the model: say so on every row it shaped
+        for i in np.flatnonzero(now.count > 0):
+            issues[i].append(f"buying pattern from the recency rule ({bought.note})")
     for i in np.flatnonzero(now.count == 0):
         issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
 
