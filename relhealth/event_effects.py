@@ -41,7 +41,9 @@ FLAG_COLUMNS = {"price_increase": "price_increase_flag", "merger": "merger_flag"
 CODES = tuple(EVENT_TYPES) + (RENEWAL,)
 
 
-def _days(values) -> np.ndarray:
+def day_numbers(values) -> np.ndarray:
+    """Dates -> days since 1970-01-01 (float, NaN when missing). ``stats.day_numbers`` does the same, but importing
+    ``relhealth.stats`` pulls in scipy.stats (half a second) on the score-transactions command path."""
     stamp = pd.to_datetime(pd.Series(values), errors="coerce")
     out = stamp.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
     out[stamp.isna().to_numpy()] = np.nan
@@ -61,14 +63,14 @@ class EventData:
         self.n = len(accounts)
         ev = book.events
         pos = ids.get_indexer(ev["account_id"].astype(str)) if len(ev) else np.array([], dtype=int)
-        day = _days(ev["event_date"]) if len(ev) else np.array([])
+        day = day_numbers(ev["event_date"]) if len(ev) else np.array([])
         keep = (pos >= 0) & np.isfinite(day)
         self.pos, self.day = pos[keep], day[keep]
         self.code = ev["event_type"].astype(str).to_numpy()[keep] if len(ev) else np.array([], dtype=object)
         lookup = {code: j for j, code in enumerate(CODES[:-1])}
         self.code_index = np.array([lookup.get(c, len(CODES) - 1) for c in self.code], dtype=np.int64)
-        self.renewal = _days(accounts["renewal_date"]) if "renewal_date" in accounts.columns else np.full(self.n, np.nan)
-        self.since = _days(accounts["customer_since"]) if "customer_since" in accounts.columns \
+        self.renewal = day_numbers(accounts["renewal_date"]) if "renewal_date" in accounts.columns else np.full(self.n, np.nan)
+        self.since = day_numbers(accounts["customer_since"]) if "customer_since" in accounts.columns \
             else np.full(self.n, np.nan)
         self.flags = {}
         if "complaints_90d" in accounts.columns:
@@ -141,7 +143,7 @@ class _Behaviour:
     def __init__(self, book: Book, ids: pd.Index):
         orders = book.orders
         pos = ids.get_indexer(orders["account_id"].astype(str)) if len(orders) else np.array([], int)
-        day = _days(orders["order_date"]) if len(orders) else np.array([])
+        day = day_numbers(orders["order_date"]) if len(orders) else np.array([])
         ok = (pos >= 0) & np.isfinite(day)
         order = np.argsort(day[ok], kind="stable")
         self.pos, self.day = pos[ok][order], day[ok][order]
@@ -163,17 +165,17 @@ class _Behaviour:
 def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon: int):
     accounts = book.accounts
     ids = pd.Index(accounts["account_id"].astype(str))
-    lost = _days(accounts["lost_date"]) if "lost_date" in accounts.columns else np.full(data.n, np.nan)
+    lost = day_numbers(accounts["lost_date"]) if "lost_date" in accounts.columns else np.full(data.n, np.nan)
     lost = np.where(lost <= as_of, lost, np.nan)
     first_order = np.full(data.n, np.nan)
     if len(book.orders):
         pos = ids.get_indexer(book.orders["account_id"].astype(str))
-        day = _days(book.orders["order_date"])
+        day = day_numbers(book.orders["order_date"])
         ok = pos >= 0
         got = pd.Series(day[ok]).groupby(pos[ok]).min()
         first_order[got.index.to_numpy()] = got.to_numpy()
     start = np.where(np.isfinite(data.since), data.since, first_order)
-    dated = np.r_[data.day, _days(book.orders["order_date"]) if len(book.orders) else []]
+    dated = np.r_[data.day, day_numbers(book.orders["order_date"]) if len(book.orders) else []]
     if not len(dated):
         return None
     records = float(np.nanmin(dated)) + window  # the first period start with a full event window behind it

@@ -35,7 +35,7 @@ from scipy import special
 
 from .book import Book, BookError
 from .calibration import RECENCY_RULE, History, PurchaseRisk, Summary, purchase_risk, summarise
-from .event_effects import CODES, RENEWAL, EventData, day_of, learn_effects
+from .event_effects import CODES, RENEWAL, EventData, day_numbers, day_of, learn_effects
 from .schema import EVENT_TYPES
 from .settings import Settings
 
@@ -125,11 +125,11 @@ def _pattern_words(count: np.ndarray, first: np.ndarray, last: np.ndarray, gap: 
                      ["No orders on record", once.to_numpy(), overdue.to_numpy()], regular.to_numpy())
 
 
-def _event_words(code: str, value: float, latest: float, to_renewal: float, as_of: int) -> str:
+def _event_words(code: str, value: float, latest: float, to_renewal: float, as_of: int, window: int) -> str:
     if not value:
         return ""
     if code == "complaint":
-        return f"{int(value)} complaint{'s' if value != 1 else ''} in the event window"
+        return f"{int(value)} complaint{'s' if value != 1 else ''} in {window} days"
     if code == RENEWAL:
         return f"Contract renews in {int(to_renewal)} days"
     label = EVENT_TYPES[code][0]
@@ -276,28 +276,20 @@ def score_book(book: Book) -> pd.DataFrame:
     for i in range(n):
         row = [pattern[i]]
         for j, code in enumerate(CODES):
-            row.append(_event_words(code, features[i, j], latest_by_code[j][i], to_renewal[i], as_of)
-                       if features[i, j] else "")
+            row.append(_event_words(code, features[i, j], latest_by_code[j][i], to_renewal[i], as_of, window))
         names.append(row)
     drivers = _explain(names, _round_points(parts, risk))
-    window_words = f"in {window} days"
-    drivers = [[d.replace("in the event window", window_words) for d in row] for row in drivers]
 
     # lost and not-yet accounts
-    lost_day = pd.to_datetime(acc["lost_date"]) if "lost_date" in acc.columns else pd.Series(pd.NaT, index=acc.index)
+    lost_days, since = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
+                        for col in ("lost_date", "customer_since"))
     status_lost = (acc["status"].astype(str) == "Lost").to_numpy() if "status" in acc.columns else np.zeros(n, bool)
-    lost_days = lost_day.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
-    lost_days[lost_day.isna().to_numpy()] = np.nan
     is_lost = (lost_days <= as_of) | (status_lost & np.isnan(lost_days))
     reason = acc["lost_reason"].fillna("").astype(str).to_numpy() if "lost_reason" in acc.columns else np.full(n, "")
-    since = pd.to_datetime(acc["customer_since"]).to_numpy(dtype="datetime64[D]").astype("int64").astype(float) \
-        if "customer_since" in acc.columns else np.full(n, np.nan)
-    if "customer_since" in acc.columns:
-        since[pd.to_datetime(acc["customer_since"]).isna().to_numpy()] = np.nan
     not_yet = ~is_lost & (since > as_of) & (now.count == 0)
     risk = np.where(is_lost, 1.0, np.where(not_yet, np.nan, risk))
     for i in np.flatnonzero(is_lost):
-        when = f"on {lost_day.iloc[i]:%Y-%m-%d}" if np.isfinite(lost_days[i]) else "(no lost date)"
+        when = f"on {np.datetime64(int(lost_days[i]), 'D')}" if np.isfinite(lost_days[i]) else "(no lost date)"
         drivers[i] = [f"Lost {when}" + (f": {reason[i]}" if reason[i] else ""), "", ""]
         if np.isnan(lost_days[i]):
             issues[i].append("status Lost without a lost date: treated as lost on every date")
