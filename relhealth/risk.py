@@ -148,16 +148,8 @@ def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
     """Shape (a): purchases from First Order / Last Order / Orders, cut back to as-of where they run past it."""
     acc = book.accounts
     n = len(acc)
-
-    def day(col: str) -> np.ndarray:
-        if col not in acc.columns:
-            return np.full(n, np.nan)
-        stamp = pd.to_datetime(acc[col])
-        out = stamp.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
-        out[stamp.isna().to_numpy()] = np.nan
-        return out
-
-    first, last = day("first_order"), day("last_order")
+    first, last = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
+                   for col in ("first_order", "last_order"))
     count = pd.to_numeric(acc["order_count"], errors="coerce").to_numpy(dtype=float) if "order_count" in acc.columns \
         else np.full(n, np.nan)
     notes = [""] * n
