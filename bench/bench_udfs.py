@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
 
     stood_in = engine_double.install()
     import udfs
-    from udfs import convert, shape
+    from udfs import convert
     from xlwings import conversion
 
     if stood_in:

@@ -56,8 +56,8 @@ def test_committed_template_is_what_the_code_builds(rebuilt, committed):
         assert (new.max_row, new.max_column) == (old.max_row, old.max_column), name
         for row_new, row_old in zip(new.iter_rows(), old.iter_rows()):
             for a, b in zip(row_new, row_old):
-                assert _content(a) == _content(b), (f"{name}!{a.coordinate} differs from what addin/template.py "
-                                                    "builds: run `relhealth template` and commit workbook_template.xlsx")
+                assert _content(a) == _content(b), (f"{name}!{a.coordinate} differs from what the code builds: "
+                                                    "run `relhealth template`, commit workbook_template.xlsx")
 
 
 def test_sheets_headers_and_config(committed):
@@ -75,8 +75,8 @@ def test_sheets_headers_and_config(committed):
 def test_headers_are_recognised_by_the_reader(committed):
     from relhealth.reader import read_book
 
-    sheets = {name: _values(committed, f"{name}!A1:{_last(committed[name])}") for name in ("Accounts", "Orders",
-                                                                                          "Events")}
+    sheets = {name: _values(committed, f"{name}!A1:{_last(committed[name])}")
+              for name in ("Accounts", "Orders", "Events")}
     book = read_book(sheets)
     assert len(book.accounts) == len(template.EXAMPLE_ACCOUNTS)
     assert len(book.orders) == len(template.EXAMPLE_ORDERS) and len(book.events) == len(template.EXAMPLE_EVENTS)

@@ -15,7 +15,7 @@ import pytest
 
 import engine_double
 import udfs
-from udf_books import (as_rows, book_args, engine_health, messy_accounts, sample_sheets, serial, settings_rows,
+from udf_books import (book_args, engine_health, messy_accounts, sample_sheets, serial, settings_rows,
                        summary_accounts)
 from udfs import convert
 

@@ -60,8 +60,7 @@ def office(tmp_path_factory):
     with engine_double.installed():
         args = book_args(sample_sheets(accounts=60), "serial")
         ids = [row[0] for row in args["accounts"][1:]]
-        book = [as_json(args[k]) for k in ("accounts",)] + [None] + [as_json(args[k]) for k in
-                                                                        ("orders", "events", "settings")]
+        book = [as_json(args["accounts"]), None] + [as_json(args[k]) for k in ("orders", "events", "settings")]
         payloads, expected = [], []
         for name in DOCUMENTED:
             fn = udfs.FUNCTIONS[name].__name__

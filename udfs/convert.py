@@ -363,8 +363,8 @@ def _build(name, accounts, orders, events, settings, horizon_days, as_of) -> Com
         raise CallError(f"{name}: expected the account table with its header row, e.g. Accounts!A1:M601 or "
                         "Table1[#All]; got " + ("nothing" if table is None else "a single cell"))
     order_rows, event_rows, settings_rows = matrix(orders), matrix(events), matrix(settings)
-    for label, rows, example in (("orders", order_rows, "Orders!A1:C5000"), ("events", event_rows,
-                                                                            "Events!A1:D800")):
+    logs = (("orders", order_rows, "Orders!A1:C5000"), ("events", event_rows, "Events!A1:D800"))
+    for label, rows, example in logs:
         if rows is not None and len(rows) < 2:
             raise CallError(f"{name}: expected the {label} log with its header row, e.g. {example}; got one row")
     book_settings = build_settings(settings_rows, horizon(horizon_days, name), as_of_date(as_of, name), name)

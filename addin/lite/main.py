@@ -6,7 +6,7 @@ imported from a package, so re-exporting relhealth's functions by name serves th
 use (``udfs``), installed from the relhealth wheel.
 """
 
-from udfs import (  # noqa: F401
+from udfs import (
     breakup_seasonality,
     churn_risk,
     complaint_steps,
@@ -19,3 +19,17 @@ from udfs import (  # noqa: F401
     trigger_lift,
     winback_play,
 )
+
+__all__ = [
+    "breakup_seasonality",
+    "churn_risk",
+    "complaint_steps",
+    "data_issues",
+    "expected_purchases",
+    "loyalty_tier",
+    "one_mistake_away",
+    "risk_band",
+    "risk_drivers",
+    "trigger_lift",
+    "winback_play",
+]

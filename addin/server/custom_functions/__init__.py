@@ -4,7 +4,7 @@ xlwings Server imports the ``custom_functions`` package from its project directo
 the directory it is started from); pointing it at ``addin/server`` serves exactly the functions of ``udfs``.
 """
 
-from udfs import (  # noqa: F401
+from udfs import (
     breakup_seasonality,
     churn_risk,
     complaint_steps,
@@ -17,3 +17,17 @@ from udfs import (  # noqa: F401
     trigger_lift,
     winback_play,
 )
+
+__all__ = [
+    "breakup_seasonality",
+    "churn_risk",
+    "complaint_steps",
+    "data_issues",
+    "expected_purchases",
+    "loyalty_tier",
+    "one_mistake_away",
+    "risk_band",
+    "risk_drivers",
+    "trigger_lift",
+    "winback_play",
+]
