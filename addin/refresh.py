@@ -26,6 +26,9 @@ import pandas as pd
 from . import graft, merge, owned, safe_save, writer
 
 ProgressFn = Callable[[float, str], None]
+# Past month-ends of the health trend cost a full scoring each. A refresh spends at most this long on new ones
+# (newest first); the rest are added by the next refreshes (the table is kept on the Charts sheet).
+TREND_BUDGET_SECONDS = 20.0
 
 
 @dataclass
@@ -34,6 +37,7 @@ class RefreshReport:
     planner_rows: int = 0
     kept_rows: int = 0  # planner rows kept only for the user's notes
     trend_reused: int = 0  # month-ends of the trend taken from the last refresh
+    trend_pending: int = 0  # month-ends left for a later refresh (time budget)
     warnings: list[str] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
     path: Path | None = None
@@ -47,6 +51,9 @@ class RefreshReport:
                  + f", {self.seconds:.1f} s."]
         if self.backup:
             lines.append(f"The previous version is kept as {self.backup.name}.")
+        if self.trend_pending:
+            lines.append(f"The health trend has {self.trend_pending} month-ends still to compute: each refresh "
+                         "adds more.")
         lines += [f"Note: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -86,8 +93,8 @@ def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
     target.write_report(owned.TRIGGERS, f"What comes before a break-up ({stamp})", note.format(writer.today_text()),
                         owned.trigger_blocks(health), report.warnings)
     step(0.72, "recomputing past month-ends for the trend")
-    trend = health_trend(book, known=target.read_trend(owned.CHARTS))
-    report.trend_reused = trend.reused
+    trend = health_trend(book, known=target.read_trend(owned.CHARTS), budget_seconds=TREND_BUDGET_SECONDS)
+    report.trend_reused, report.trend_pending = trend.reused, trend.pending
     step(0.85, "drawing charts")
     revenue = pd.Series(stats.account_revenue(book), index=ids.to_numpy())
     charts = book_charts(health, revenue, trend)

@@ -73,8 +73,14 @@ def tier_mix_chart(tiers: pd.DataFrame, one_mistake: pd.DataFrame, revenue: pd.S
     return finish(fig, left=0.11, right=0.97)
 
 
+def _building(trend) -> bool:
+    return bool(getattr(trend, "pending", 0)) and len(trend.table) < 2
+
+
 def health_trend_chart(trend, ax=None):
     """Active accounts by risk band as of each month-end (stacked), the High + Critical count labelled."""
+    if _building(trend):
+        return not_enough(ax, "Book health trend", trend.note, building=True)
     if trend.message or not len(trend.table):
         return not_enough(ax, "Book health trend", trend.message)
     table = trend.table
@@ -109,12 +115,16 @@ def health_trend_chart(trend, ax=None):
     evidence = (f"{start:%b %Y}: {percent(share[0])} of {int(table['accounts'].iloc[0]):,} active accounts; "
                 f"{end:%b %Y}: {percent(share[-1])} of {int(table['accounts'].iloc[-1]):,}. "
                 f"Lost in these months: {int(table['lost_in_month'].sum())}")
+    if getattr(trend, "note", ""):
+        evidence = f"{evidence}. Trend: {trend.note}"
     headline(ax, title, evidence)
     return finish(fig, bottom=0.2, legend=True)
 
 
 def tier_trend_chart(trend, ax=None):
     """Tier mix (share of active accounts) and the revenue one mistake away, as of each month-end."""
+    if _building(trend):
+        return not_enough(ax, "Loyalty trend", trend.note, building=True)
     if trend.message or not len(trend.table):
         return not_enough(ax, "Loyalty trend", trend.message)
     table = trend.table
@@ -149,5 +159,7 @@ def tier_trend_chart(trend, ax=None):
              if move != "held" else f"Loyal customers held at about {loyal[-1]:.0f}% of the book")
     evidence = (f"Revenue one mistake away: {away[0]:.0f}% at {pd.Timestamp(table['month_end'].iloc[0]):%b %Y}, "
                 f"{away[-1]:.0f}% at {pd.Timestamp(table['month_end'].iloc[-1]):%b %Y}")
+    if getattr(trend, "note", ""):
+        evidence = f"{evidence}. Trend: {trend.note}"
     headline(ax, title, evidence)
     return finish(fig, bottom=0.2, right=0.94, legend=True)

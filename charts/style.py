@@ -118,11 +118,11 @@ def top_legend(ax, **kwargs) -> None:
               handlelength=1.4, handletextpad=0.5, columnspacing=1.0, fontsize=TICK_SIZE - 0.5, **kwargs)
 
 
-def not_enough(ax, what: str, message: str) -> Figure:
+def not_enough(ax, what: str, message: str, building: bool = False) -> Figure:
     """A panel that says why there is no chart instead of plotting noise."""
     fig, ax = new_axes(ax)
     ax.set_axis_off()
-    headline(ax, f"{what}: not enough history yet")
+    headline(ax, f"{what}: {'being built, refresh again' if building else 'not enough history yet'}")
     text = message[0].upper() + message[1:] if message else "There is not enough history to chart this yet."
     ax.text(0.5, 0.5, esc("\n".join(textwrap.wrap(text, 70))), ha="center", va="center", fontsize=LABEL_SIZE + 1,
             color=SUBTLE, transform=ax.transAxes)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -42,6 +43,16 @@ class Trend:
     table: pd.DataFrame
     message: str = ""
     reused: int = 0  # month-ends taken from ``known`` instead of recomputed
+    pending: int = 0  # month-ends left for a later refresh (time budget spent)
+    seconds_each: float = 0.0  # time one month-end took to compute
+
+    @property
+    def note(self) -> str:
+        """'' when complete, else how far the trend has got (for chart subtitles)."""
+        if not self.pending:
+            return ""
+        return (f"{len(self.table)} of {len(self.table) + self.pending} month-ends so far (about "
+                f"{self.seconds_each:.0f} s each on this book); each refresh adds more")
 
 
 def fingerprint(book: Book) -> str:
@@ -93,12 +104,14 @@ def book_as_of(book: Book, date: pd.Timestamp | dt.date) -> Book:
                    issues=empty_issues())
 
 
-def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.DataFrame | None = None) -> Trend:
+def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.DataFrame | None = None,
+                 budget_seconds: float | None = None) -> Trend:
     """Risk bands, tier mix and one-mistake-away exposure as of each of the last ``months`` month-ends.
 
     ``score(book) -> scores`` and ``tier(book, scores) -> tiers`` default to ``risk.score_book`` and
     ``tiers.loyalty_tiers``; tests may pass small stand-ins. ``known``: an earlier trend table whose rows are
-    reused where month-end and fingerprint match.
+    reused where month-end and fingerprint match. ``budget_seconds``: stop computing new month-ends (newest
+    first, at least one) once this much time is spent; ``Trend.pending`` counts the ones left for later.
     """
     if score is None or tier is None:
         from . import risk, tiers as tiers_module
@@ -110,8 +123,9 @@ def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.
     cache = {}
     if known is not None and len(known) and "fingerprint" in known.columns:
         cache = {(pd.Timestamp(r["month_end"]), str(r["fingerprint"])): r for r in known.to_dict("records")}
-    rows, reused = [], 0
-    for stamp in month_ends(book.settings.today(), months):
+    rows, reused, pending, spent = [], 0, 0, []
+    started = time.perf_counter()
+    for stamp in reversed(month_ends(book.settings.today(), months)):  # newest first
         past = book_as_of(book, stamp)
         alive = _active(past)
         if not alive.any():
@@ -121,13 +135,21 @@ def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.
             rows.append({c: cache[key].get(c) for c in TREND_COLUMNS})
             reused += 1
             continue
+        if budget_seconds is not None and spent and time.perf_counter() - started > budget_seconds:
+            pending += 1
+            continue
+        began = time.perf_counter()
         scores = score(past)
         tiers = tier(past, scores)
         rows.append({**_summarise(past, scores, tiers, alive, stamp, book), "fingerprint": key[1]})
-    if len(rows) < MIN_POINTS:
+        spent.append(time.perf_counter() - began)
+    rows.reverse()
+    each = float(np.mean(spent)) if spent else 0.0
+    if not pending and len(rows) < MIN_POINTS:
         return Trend(_empty(), f"not enough history: the records cover {len(rows)} of the last {months} "
                                f"month-ends; a trend needs at least {MIN_POINTS}")
-    return Trend(pd.DataFrame(rows, columns=TREND_COLUMNS), reused=reused)
+    table = pd.DataFrame(rows, columns=TREND_COLUMNS) if rows else _empty()
+    return Trend(table, reused=reused, pending=pending, seconds_each=each)
 
 
 def _active(book: Book) -> np.ndarray:

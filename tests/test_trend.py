@@ -71,7 +71,7 @@ def test_known_month_ends_are_reused_until_their_records_change():
     changed = Book(book.accounts, orders, book.events, book.settings)
     calls.clear()
     later = health_trend(changed, score=_score, tier=_tier, known=first.table)
-    assert later.reused == 9 and calls == [dt.date(2026, 8, 31), dt.date(2026, 9, 30), dt.date(2026, 10, 31)]
+    assert later.reused == 9 and sorted(calls) == [dt.date(2026, 8, 31), dt.date(2026, 9, 30), dt.date(2026, 10, 31)]
     assert fingerprint(book_as_of(book, pd.Timestamp("2026-07-31"))) == \
         fingerprint(book_as_of(changed, pd.Timestamp("2026-07-31")))
 
@@ -87,3 +87,13 @@ def test_no_order_log_means_no_trend():
     book = _book()
     trend = health_trend(Book(book.accounts, empty_orders(), book.events, book.settings), score=_score, tier=_tier)
     assert trend.message.startswith("not enough history") and trend.table.empty
+
+
+def test_a_time_budget_computes_the_newest_month_ends_first_and_leaves_the_rest():
+    calls.clear()
+    partial = health_trend(_book(), score=_score, tier=_tier, budget_seconds=0.0)
+    assert partial.pending == 11 and len(partial.table) == 1 and calls == [AS_OF]
+    assert "1 of 12 month-ends so far" in partial.note
+    more = health_trend(_book(), score=_score, tier=_tier, known=partial.table, budget_seconds=0.0)
+    assert more.reused == 1 and len(more.table) == 2 and more.pending == 10
+    assert list(more.table["month_end"]) == [pd.Timestamp("2026-09-30"), pd.Timestamp("2026-10-31")]
