@@ -47,10 +47,23 @@ def synthetic_log(accounts: int, lines: int, seed: int = 1) -> pd.DataFrame:
                          "amount": np.round(rng.gamma(2.0, 40.0, owner.size), 2)})
 
 
-def one_core_command(args: list[str]) -> tuple[list[str], dict]:
+def one_core(command: list[str]) -> tuple[list[str], dict]:
+    """``command`` on one core (taskset, where it exists) with OpenBLAS on one thread, and its environment."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    prefix = ["taskset", "-c", "0"] if shutil.which("taskset") else []
-    return prefix + [sys.executable, "-m", "addin.cli", *args], env
+    return (["taskset", "-c", "0"] if shutil.which("taskset") else []) + command, env
+
+
+def timed_runs(command: list[str], env: dict, runs: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of ``runs`` runs of a process."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return wall, cpu
 
 
 def main() -> None:
@@ -81,16 +94,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, out = Path(tmp) / "log.csv", Path(tmp) / "scores.csv"
         log.assign(order_date=log["order_date"].dt.strftime("%Y-%m-%d")).to_csv(path, index=False)
-        command, env = one_core_command(["score-transactions", str(path), "--as-of", f"{AS_OF:%Y-%m-%d}",
-                                         "--horizon-days", str(HORIZON), "--out", str(out)])
-        runs, cpu = [], []
-        for _ in range(2):
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            subprocess.run(command, env=env, check=True, capture_output=True)
-            runs.append(time.perf_counter() - start)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        command, env = one_core([sys.executable, "-m", "addin.cli", "score-transactions", str(path), "--as-of",
+                                 f"{AS_OF:%Y-%m-%d}", "--horizon-days", str(HORIZON), "--out", str(out)])
+        runs, cpu = timed_runs(command, env, 2)
         best = min(runs)
         written = pd.read_csv(out)
         print(f"whole score-transactions process (one core): {best:.2f} s best of 2 "
