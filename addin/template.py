@@ -73,6 +73,7 @@ EXAMPLE_EVENTS = [[account, _D(*day), event, detail] for account, day, event, de
 ]]
 
 # Scores sheet: the per-account functions, left to right (Excel name, column header).
+FORMATS = {"CHURN_RISK": "0%", "EXPECTED_PURCHASES": "0.0"}  # how the per-account results are shown
 PER_ACCOUNT = [("CHURN_RISK", "Churn risk"), ("RISK_BAND", "Risk band"), ("RISK_DRIVERS", "Risk drivers"),
                ("EXPECTED_PURCHASES", "Expected purchases"), ("LOYALTY_TIER", "Loyalty tier"),
                ("ONE_MISTAKE_AWAY", "One mistake away"), ("WINBACK_PLAY", "Win-back play"),
@@ -212,6 +213,9 @@ def _write_scores(ws, refs: dict[str, str], shapes: dict[str, tuple[int, int]]) 
         ws.cell(row=1, column=c, value=header).font = bold
         target = f"{column}2:{column}{last}"
         ws[f"{column}2"] = ArrayFormula(target, formula(name, "", refs))
+        if name in FORMATS:
+            for r in range(2, last + 1):
+                ws.cell(row=r, column=c).number_format = FORMATS[name]
         ws.column_dimensions[column].width = 40 if name in ("RISK_DRIVERS", "WINBACK_PLAY", "DATA_ISSUES") else 16
 
     # Single-row form, to the right: one account id per row.
@@ -225,7 +229,8 @@ def _write_scores(ws, refs: dict[str, str], shapes: dict[str, tuple[int, int]]) 
     for r, account in enumerate(SINGLE_ROW_EXAMPLES, start=3):
         ws.cell(row=r, column=left, value=account)
         for c, (name, _header) in enumerate(PER_ACCOUNT, start=left + 1):
-            ws.cell(row=r, column=c, value=formula(name, f"${id_column}{r}", refs))
+            cell = ws.cell(row=r, column=c, value=formula(name, f"${id_column}{r}", refs))
+            cell.number_format = FORMATS.get(name, "General")
     ws.column_dimensions[id_column].width = 14
 
     # Table functions, below the single-row block, each an array formula sized to its result.
