@@ -146,7 +146,7 @@ class BookTarget:
         existing = writer.read_existing(ws)
         if existing is None:  # the user removed the Account ID header: keep their sheet, start a fresh one
             old = ws.title
-            ws.title = writer._free_title(self.wb, f"{old} (old)")
+            ws.title = writer.free_title(self.wb, f"{old} (old)")
             del self.wb.defined_names[owned.ROLES[name]]
             warnings.append(f"'{old}' had no '{owned.KEY}' header any more, so rows could not be matched; it was "
                             f"kept as '{ws.title}' and a fresh '{old}' was written.")

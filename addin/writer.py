@@ -126,13 +126,13 @@ def sheet_for(wb, name: str, warnings: list[str]):
         return ws, False
     title = name
     if title in wb.sheetnames:
-        title = _free_title(wb, f"{name} (relhealth)")
+        title = free_title(wb, f"{name} (relhealth)")
         warnings.append(f"A sheet named '{name}' already exists and is yours, so it was left alone; the refresh "
                         f"wrote '{title}' instead.")
     return wb.create_sheet(title), True
 
 
-def _free_title(wb, base: str) -> str:
+def free_title(wb, base: str) -> str:
     title, k = base[:31], 2
     while title in wb.sheetnames:
         suffix = f" {k}"

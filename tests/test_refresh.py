@@ -247,3 +247,38 @@ def test_demo_command_writes_and_refreshes_the_sample(tmp_path, monkeypatch):
     assert main(["demo", "demo.xlsx", "--accounts", "60", "--quiet"]) == 0
     assert owned.PLANNER in load_workbook(tmp_path / "demo.xlsx").sheetnames
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_user_sheets_are_grafted_back_byte_for_byte(plain):
+    import io
+    import zipfile
+
+    from matplotlib.figure import Figure
+    from openpyxl.drawing.image import Image
+
+    from addin import graft
+
+    wb = load_workbook(plain)
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot(1, 1, 1).plot([1, 2, 3])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    buffer.seek(0)
+    picture = Image(buffer)
+    picture.anchor = "F2"
+    wb["My Review"].add_image(picture)  # a picture and a note on the user's sheet: separate parts in the package
+    wb.save(plain)
+
+    def user_parts(path):
+        with zipfile.ZipFile(path) as z:
+            parts = graft.sheet_parts(z)
+            return {t: z.read(parts[t]) for t in ("My Review", "Accounts", "Orders", "Events", "Settings")}
+
+    before = user_parts(plain)
+    refresh_file(plain, progress=False)
+    assert user_parts(plain) == before
+    refresh_file(plain, progress=False)  # the second time the owned sheets exist and are rewritten in place
+    assert user_parts(plain) == before
+    wb = load_workbook(plain)
+    assert len(wb["My Review"]._images) == 1 and wb["My Review"]["C3"].comment.text == "Checked by Maya"
+    assert len(wb[owned.CHARTS]._images) == 9
