@@ -29,6 +29,7 @@ from .fitting import LOG_BOUND, ModelFitError, _Fitter, _grouped, _log_diff
 
 __all__ = ["BGNBD", "ModelFitError", "ParetoNBD", "_Fitter", "_grouped"]
 
+
 def _nbd_start(x, T, w):
     """r, alpha of the NBD (no dropout) by moments: used as starting values."""
     rate = max((w @ x) / (w @ T), 1e-6)

@@ -69,9 +69,8 @@ class EventData:
         self.code = ev["event_type"].astype(str).to_numpy()[keep] if len(ev) else np.array([], dtype=object)
         lookup = {code: j for j, code in enumerate(CODES[:-1])}
         self.code_index = np.array([lookup.get(c, len(CODES) - 1) for c in self.code], dtype=np.int64)
-        self.renewal = day_numbers(accounts["renewal_date"]) if "renewal_date" in accounts.columns else np.full(self.n, np.nan)
-        self.since = day_numbers(accounts["customer_since"]) if "customer_since" in accounts.columns \
-            else np.full(self.n, np.nan)
+        self.renewal, self.since = (day_numbers(accounts[col]) if col in accounts.columns else np.full(self.n, np.nan)
+                                    for col in ("renewal_date", "customer_since"))
         self.flags = {}
         if "complaints_90d" in accounts.columns:
             self.flags["complaint"] = pd.to_numeric(accounts["complaints_90d"], errors="coerce").fillna(0).to_numpy()

@@ -196,7 +196,7 @@ def _validate(book: Book) -> None:
     repeated = repeated[repeated.duplicated()]
     if len(repeated):
         raise BookError(f"book.accounts repeats account ids ({', '.join(repeated.unique()[:3])}); each account "
-                         "must be one row (the reader keeps the first and reports the rest)")
+                        "must be one row (the reader keeps the first and reports the rest)")
     s = book.settings
     if int(s.horizon_days) < 1:
         raise BookError(f"Settings: horizon_days must be 1 or more, got {s.horizon_days}")

@@ -73,8 +73,8 @@ def test_one_row_per_account_in_book_order(book, scores):
 @pytest.mark.parametrize("seed", [0, 1, 2], ids=lambda s: f"seed{s}")
 def test_drivers_add_up_to_the_risk(seed):
     events = [(f"A{i:03d}", "2025-06-15", code) for i, code in enumerate(CODES[:-1])]
-    events += [("A050", "2025-06-01", code) for code in ("merger", "price_increase", "complaint", "layoffs",
-                                                          "new_decision_maker")]
+    many = ("merger", "price_increase", "complaint", "layoffs", "new_decision_maker")
+    events += [("A050", "2025-06-01", code) for code in many]
     scores = score_book(synthetic_book(seed=seed, events=events))
     assert "other factors" in scores.set_index("account_id").loc["A050", "driver_3"]
     for _, row in scores.iterrows():

@@ -54,7 +54,10 @@ def figures(log):
     x, t_x, T = s.xtT()
     recency_days = s.cutoff - s.last
     spend = calib.groupby("account_id")["amount"].sum().reindex(customers).to_numpy()
-    quintile = lambda v: pd.qcut(pd.Series(v).rank(method="first"), 5, labels=False).to_numpy() + 1
+
+    def quintile(v):
+        return pd.qcut(pd.Series(v).rank(method="first"), 5, labels=False).to_numpy() + 1
+
     rfm = quintile(-recency_days) + quintile(x) + quintile(spend)  # the standard R + F + M quintile score
     rank = {"recency": (recency_days, None), "RFM": (-rfm, None)}
     for model in (BGNBD, ParetoNBD):
