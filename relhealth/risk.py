@@ -145,30 +145,50 @@ def _history_of(book: Book, ids: pd.Index) -> History | None:
 
 
 def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
-    """Shape (a): purchases from First Order / Last Order / Orders, cut back to as-of where they run past it."""
+    """Shape (a): purchases from First Order / Last Order / Orders, cut back to as-of where they run past it.
+
+    A row whose columns disagree never stops the book: the dates are trusted (swapped when Last Order comes
+    first), the count is made to fit them, and the row's note says what was assumed."""
     acc = book.accounts
     n = len(acc)
     first, last = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
                    for col in ("first_order", "last_order"))
     count = pd.to_numeric(acc["order_count"], errors="coerce").to_numpy(dtype=float) if "order_count" in acc.columns \
         else np.full(n, np.nan)
-    notes = [""] * n
+    notes: list[list[str]] = [[] for _ in range(n)]
+
+    def note(mask, text):
+        for i in np.flatnonzero(mask):
+            notes[i].append(text(i) if callable(text) else text)
+
+    swapped = last < first
+    note(swapped, "Last Order is before First Order: the two dates taken the other way round")
+    first, last = np.where(swapped, last, first), np.where(swapped, first, last)
     first = np.where(np.isnan(first), last, first)
     last = np.where(np.isnan(last), first, last)
-    guess = np.isnan(count) & np.isfinite(first)
-    count = np.where(guess, np.where(last > first, 2.0, 1.0), np.nan_to_num(count))
-    for i in np.flatnonzero(guess):
-        notes[i] = "order count missing: taken as 1 (or 2 when first and last order differ)"
-    late = np.isfinite(last) & (last > as_of)
-    for i in np.flatnonzero(late):
-        notes[i] = "summary columns run past as-of: orders counted pro rata up to as-of"
+    dated = np.isfinite(first)
+    negative = count < 0
+    note(negative, lambda i: f"'Orders' says {count[i]:g}, below zero: ignored")
+    count = np.where(negative | ~np.isfinite(count), np.nan, np.round(count))
+    guess = np.isnan(count) & dated
+    note(guess & ~negative, "order count missing: taken as 1 (or 2 when first and last order differ)")
+    count = np.where(guess, np.where(last > first, 2.0, 1.0), count)
+    note(dated & (count == 0), "'Orders' says 0 but First Order / Last Order are filled in: the dates are trusted")
+    note(dated & (count == 1) & (last > first),
+         "'Orders' says 1 but First Order and Last Order differ: taken as 2 orders")
+    note(dated & (count > 1) & (last == first),
+         lambda i: f"'Orders' says {count[i]:g} but First Order and Last Order are the same day: one purchase day")
+    note(~dated & (count > 0), lambda i: f"'Orders' says {count[i]:g} but First Order and Last Order are blank")
+    late = dated & (last > as_of)
+    note(late, "summary columns run past as-of: orders counted pro rata up to as-of")
     share = np.where(late & (last > first), (as_of - first) / np.maximum(last - first, 1), 1.0)
-    count = np.where(late, np.maximum(np.round(count * np.clip(share, 0, 1)), 1), count)
+    count = np.where(late, np.round(np.nan_to_num(count) * np.clip(share, 0, 1)), count)
     last = np.where(late, np.minimum(last, as_of), last)
     none = ~(first <= as_of)
-    count = np.where(none, 0.0, np.maximum(count, 1.0))
+    # the dates decide: one purchase day when first = last, else at least two
+    count = np.where(none, 0.0, np.where(last > first, np.maximum(np.nan_to_num(count), 2.0), 1.0))
     first, last = np.where(none, np.nan, first), np.where(none, np.nan, last)
-    return Summary(count, first, last, as_of), notes
+    return Summary(count, first, last, as_of), ["; ".join(x) for x in notes]
 
 
 def _purchases(book: Book, ids: pd.Index, as_of: int) -> tuple[PurchaseRisk, Summary, list[str]]:
