@@ -117,7 +117,8 @@ def complaint_finding(steps: pd.DataFrame, window_days: int | None = None) -> tu
 def complaint_steps_chart(steps: pd.DataFrame, window_days: int | None = None, ax=None):
     """Break-up rate by the number of recent complaints (0, 1, 2, 3+), each step's ratio to none above it."""
     problem = _history_problem(steps)
-    if problem or not len(steps) or not np.isfinite(pd.to_numeric(steps["rate"], errors="coerce")).any():
+    complained = pd.to_numeric(steps["accounts"], errors="coerce").iloc[1:].sum() if len(steps) else 0
+    if problem or not complained or not np.isfinite(pd.to_numeric(steps["rate"], errors="coerce")).any():
         return not_enough(ax, "Break-ups after complaints",
                           problem or "no complaints are logged yet (Events sheet, or a Complaints 90d column)")
     fig, ax = new_axes(ax)

@@ -164,3 +164,11 @@ def test_dollar_signs_in_names_are_shown_as_typed(health):
 
 def test_as_of_is_the_books(health):
     assert health.book.settings.today() == dt.date(2026, 10, 31)
+
+
+def test_a_book_without_complaints_says_so(health):
+    steps = health.complaint_steps.copy()
+    steps.loc[1:, ["accounts", "breakups"]] = 0
+    steps.loc[1:, "rate"] = np.nan
+    fig = charts.complaint_steps_chart(steps)
+    assert not _has_plot(fig) and "no complaints are logged" in " ".join(t.get_text() for t in fig.axes[0].texts).lower()
