@@ -150,15 +150,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--single", type=int, default=10_000, help="single-row calls to make")
     args = parser.parse_args(argv)
 
-    import engine_double
-
-    stood_in = engine_double.install()
     import udfs
     from udfs import convert
     from xlwings import conversion
 
-    if stood_in:
-        print(f"NOTE: engine modules not there yet, test stand-ins used for: {', '.join(stood_in)}")
     table = messy_table(args.rows)
     settings = [["Setting", "Value"], ["as_of", AS_OF]]
     print(f"table: {len(table) - 1} rows x {len(table[0])} columns (text dates, money text, blanks, #N/A)")

@@ -23,7 +23,6 @@ import time  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-import engine_double  # noqa: E402
 import xlwings.server  # noqa: E402
 
 
@@ -43,7 +42,6 @@ def call(payload, module):
 
 def main() -> None:
     request = json.loads(pathlib.Path(sys.argv[1]).read_text())
-    engine_double.install()
     module = load(request["module"])
     out = {"meta": xlwings.server.custom_functions_meta(module), "results": [], "seconds": []}
     for payload in request.get("payloads", []):

@@ -6,10 +6,6 @@ import functools
 import shutil
 from pathlib import Path
 
-import engine_double
-
-engine_double.install()
-
 from openpyxl import load_workbook  # noqa: E402
 from openpyxl.comments import Comment  # noqa: E402
 from openpyxl.styles import Font, PatternFill  # noqa: E402

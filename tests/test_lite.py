@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-import engine_double
 import udfs
 from test_udfs_officejs import payload, run_protocol
 from udf_books import book_args, sample_sheets
@@ -23,8 +22,7 @@ SERVER = ROOT / "addin" / "server"
 
 
 def _served(module_path: pathlib.Path, tmp_path) -> dict:
-    with engine_double.installed():
-        args = book_args(sample_sheets(accounts=30), "serial")
+    args = book_args(sample_sheets(accounts=30), "serial")
     call = payload("churn_risk", args["accounts"], None, args["orders"], args["events"], args["settings"])
     return run_protocol(str(module_path), [call], tmp_path) | {"rows": len(args["accounts"]) - 1}
 

@@ -5,10 +5,6 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-import engine_double
-
-engine_double.install()
-
 from fake_xlwings import Book  # noqa: E402
 
 from addin import owned  # noqa: E402

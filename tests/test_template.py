@@ -15,7 +15,6 @@ import pytest
 from openpyxl.utils import range_boundaries
 from openpyxl.worksheet.formula import ArrayFormula
 
-import engine_double
 import udfs
 from addin import template
 from udfs import convert
@@ -23,12 +22,6 @@ from udfs import convert
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "workbook_template.xlsx"
 CALL = re.compile(r"^=([A-Z_]+)\((.*)\)$")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def engine():
-    with engine_double.installed() as stood_in:
-        yield stood_in
 
 
 @pytest.fixture(scope="module")

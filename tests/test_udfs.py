@@ -13,7 +13,6 @@ import re
 
 import pytest
 
-import engine_double
 import udfs
 from udf_books import (book_args, engine_health, messy_accounts, sample_sheets, serial, settings_rows,
                        summary_accounts)
@@ -23,12 +22,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 PER_ACCOUNT = [name for name in udfs.FUNCTIONS if name not in udfs.TABLE_FUNCTIONS]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def engine():
-    with engine_double.installed() as stood_in:
-        yield stood_in
-
-
 @pytest.fixture(autouse=True)
 def fresh_cache():
     convert.CACHE.clear()
@@ -36,7 +29,7 @@ def fresh_cache():
 
 
 @pytest.fixture(scope="module")
-def sample(engine):
+def sample():
     return book_args(sample_sheets())
 
 
@@ -221,7 +214,7 @@ def test_a_bad_order_date_marks_its_account(sample):
     assert "Orders 'Order Date'" in call("DATA_ISSUES", args, account)
 
 
-def test_office_js_serial_dates_equal_classic_datetimes(engine):
+def test_office_js_serial_dates_equal_classic_datetimes():
     sheets = sample_sheets(accounts=40)
     classic, office = book_args(sheets, "datetime"), book_args(sheets, "serial")
     for name in PER_ACCOUNT:
@@ -347,7 +340,7 @@ def test_complaint_steps_spill_and_one_step(sample):
 
 
 @pytest.mark.parametrize("view, attr", [(None, "by_month"), ("week", "by_week"), ("windows", "windows")])
-def test_breakup_seasonality_views(view, attr, engine):
+def test_breakup_seasonality_views(view, attr):
     from relhealth import seasonality
 
     args = book_args(sample_sheets(accounts=400))

@@ -17,7 +17,6 @@ import sys
 
 import pytest
 
-import engine_double
 import udfs
 from udf_books import book_args, sample_sheets, serial
 
@@ -57,33 +56,32 @@ def as_json(rows):
 @pytest.fixture(scope="module")
 def office(tmp_path_factory):
     """The sample book with dates as serial numbers, called through the protocol, and plain-call expectations."""
-    with engine_double.installed():
-        args = book_args(sample_sheets(accounts=60), "serial")
-        ids = [row[0] for row in args["accounts"][1:]]
-        book = [as_json(args["accounts"]), None] + [as_json(args[k]) for k in ("orders", "events", "settings")]
-        payloads, expected = [], []
-        for name in DOCUMENTED:
-            fn = udfs.FUNCTIONS[name].__name__
-            payloads.append(payload(fn, *book))
-            expected.append(udfs.FUNCTIONS[name](args["accounts"], None, args["orders"], args["events"],
+    args = book_args(sample_sheets(accounts=60), "serial")
+    ids = [row[0] for row in args["accounts"][1:]]
+    book = [as_json(args["accounts"]), None] + [as_json(args[k]) for k in ("orders", "events", "settings")]
+    payloads, expected = [], []
+    for name in DOCUMENTED:
+        fn = udfs.FUNCTIONS[name].__name__
+        payloads.append(payload(fn, *book))
+        expected.append(udfs.FUNCTIONS[name](args["accounts"], None, args["orders"], args["events"],
+                                             args["settings"]))
+        if name not in udfs.TABLE_FUNCTIONS:
+            single = list(book)
+            single[1] = [[ids[4]]]
+            payloads.append(payload(fn, *single))
+            expected.append(udfs.FUNCTIONS[name](args["accounts"], ids[4], args["orders"], args["events"],
                                                  args["settings"]))
-            if name not in udfs.TABLE_FUNCTIONS:
-                single = list(book)
-                single[1] = [[ids[4]]]
-                payloads.append(payload(fn, *single))
-                expected.append(udfs.FUNCTIONS[name](args["accounts"], ids[4], args["orders"], args["events"],
-                                                     args["settings"]))
-        # the same call with as_of as a serial number (Office.js) and horizon_days, against plain datetimes
-        payloads.append(payload("churn_risk", *book[:5], [[90]], [[serial(dt.date(2027, 1, 15))]]))
-        expected.append(udfs.churn_risk(args["accounts"], None, args["orders"], args["events"], args["settings"],
-                                        90, dt.datetime(2027, 1, 15)))
-        # a whole-call problem and an error cell as Office.js sends it
-        payloads.append(payload("churn_risk", [["Colour", "Size"], ["red", 3]]))
-        messy = as_json(args["accounts"])
-        messy[3][messy[0].index("Customer Since")] = {"type": "Error", "errorType": "NotAvailable",
-                                                      "basicValue": "#N/A"}
-        payloads.append(payload("data_issues", messy))
-        out = run_protocol("udfs", payloads, tmp_path_factory.mktemp("officejs"))
+    # the same call with as_of as a serial number (Office.js) and horizon_days, against plain datetimes
+    payloads.append(payload("churn_risk", *book[:5], [[90]], [[serial(dt.date(2027, 1, 15))]]))
+    expected.append(udfs.churn_risk(args["accounts"], None, args["orders"], args["events"], args["settings"],
+                                    90, dt.datetime(2027, 1, 15)))
+    # a whole-call problem and an error cell as Office.js sends it
+    payloads.append(payload("churn_risk", [["Colour", "Size"], ["red", 3]]))
+    messy = as_json(args["accounts"])
+    messy[3][messy[0].index("Customer Since")] = {"type": "Error", "errorType": "NotAvailable",
+                                                  "basicValue": "#N/A"}
+    payloads.append(payload("data_issues", messy))
+    out = run_protocol("udfs", payloads, tmp_path_factory.mktemp("officejs"))
     return {"out": out, "expected": expected, "ids": ids, "rows": len(args["accounts"]) - 1}
 
 
