@@ -229,7 +229,7 @@ def learn_effects(book: Book) -> pd.DataFrame:
     prec = np.r_[np.full(k0, 1e-6), np.full(len(codes), max(tau, 1e-6))]
     coef, info = penalised_logistic(X, y, mean, prec)
     se = np.sqrt(np.clip(np.diag(np.linalg.pinv(info)), 0, None))[k0:]
-    raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)])
+    raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)], start=coef)
     raw_se = np.sqrt(np.clip(np.diag(np.linalg.pinv(raw_info)), 0, None))[k0:]
     with np.errstate(divide="ignore", invalid="ignore"):
         p_raw = 2 * special.ndtr(-np.abs(raw[k0:] / raw_se))
