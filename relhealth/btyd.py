@@ -80,12 +80,33 @@ class ParetoNBD(_Fitter):
                 out[i] = -p_i * np.log(alpha + t_i) - q_i * np.log(beta + t_i) + np.log(ratio)
         return out
 
+    def _points(self, x, t_x, T):
+        """The distinct (x, t) among the groups' (x, t_x) and (x, T), and where each end sits in them: the tail
+        integral is evaluated once per point (kept for the fit's own arrays, which stay the same throughout)."""
+        cache = getattr(self, "_point_cache", None)
+        if cache is not None and cache[0] is x and cache[1] is t_x and cache[2] is T:
+            return cache[3:]
+        n = len(x)
+        uniq, inv = np.unique(np.column_stack([np.r_[x, x], np.r_[t_x, T]]), axis=0, return_inverse=True)
+        inv = inv.ravel()
+        self._point_cache = (x, t_x, T, uniq[:, 0], uniq[:, 1], inv[:n], inv[n:])
+        return self._point_cache[3:]
+
+    def _tails(self, pw_shift, qw, alpha, beta, p_r, x, t_x, T):
+        """(log G(t_x), log G(T)) per group with exponents ``r + x + pw_shift`` and ``qw`` (fit only: no repair)."""
+        ux, ut, i_tx, i_T = self._points(x, t_x, T)
+        g = self._log_tail(p_r + ux + pw_shift, qw, alpha, beta, ut)
+        return g[i_tx], g[i_T]
+
     def _parts(self, p, x, t_x, T, repair: bool = True):
         r, alpha, s, beta = p
         head = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) + s * np.log(beta)
         log_alive = head - (r + x) * np.log(alpha + T) - s * np.log(beta + T)
-        g_tx = self._log_tail(r + x, s + 1.0, alpha, beta, t_x, repair)
-        g_T = self._log_tail(r + x, s + 1.0, alpha, beta, T, repair)
+        if repair:
+            g_tx = self._log_tail(r + x, s + 1.0, alpha, beta, t_x, repair)
+            g_T = self._log_tail(r + x, s + 1.0, alpha, beta, T, repair)
+        else:
+            g_tx, g_T = self._tails(0.0, s + 1.0, alpha, beta, r, x, t_x, T)
         log_dead = np.log(s) + head + _log_diff(g_tx, g_T)
         return log_alive, log_dead, g_tx, g_T
 
@@ -97,7 +118,7 @@ class ParetoNBD(_Fitter):
         log_alive, log_dead, g_tx, g_T = self._parts(p, x, t_x, T, repair=False)
         ll = np.logaddexp(log_alive, log_dead)
         wa, wd = np.exp(log_alive - ll), np.exp(log_dead - ll)
-        pw, qw, tail = r + x, s + 1.0, self._log_tail
+        pw, qw = r + x, s + 1.0
         rho = np.exp(np.minimum(g_T - g_tx, 0.0))  # G(T) / G(t_x)
         live = wd > 0
         denom = np.where(live, -np.expm1(np.where(live, g_T - g_tx, -1.0)), 1.0)
@@ -106,16 +127,17 @@ class ParetoNBD(_Fitter):
             return np.where(live, (d_tx - rho * d_T) / denom, 0.0)
 
         def d_log_tail(shift_p, shift_q, step):  # forward difference of log G in one exponent
-            return ((tail(pw + shift_p, qw + shift_q, alpha, beta, t_x) - g_tx) / step,
-                    (tail(pw + shift_p, qw + shift_q, alpha, beta, T) - g_T) / step)
+            d_tx, d_T = self._tails(shift_p, qw + shift_q, alpha, beta, r, x, t_x, T)
+            return (d_tx - g_tx) / step, (d_T - g_T) / step
 
         h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
         dd_r = d_log_diff(*d_log_tail(h_r, 0.0, h_r))
         dd_s = d_log_diff(*d_log_tail(0.0, h_s, h_s))
         # dG/dalpha = -pw * G with pw + 1; G depends on alpha + t and beta + t only, so
         # dG/dalpha + dG/dbeta = dG/dt = -(alpha+t)^-pw (beta+t)^-qw, which gives dG/dbeta for free
-        da_tx = -pw * np.exp(tail(pw + 1.0, qw, alpha, beta, t_x) - g_tx)
-        da_T = -pw * np.exp(tail(pw + 1.0, qw, alpha, beta, T) - g_T)
+        up_tx, up_T = self._tails(1.0, qw, alpha, beta, r, x, t_x, T)
+        da_tx = -pw * np.exp(up_tx - g_tx)
+        da_T = -pw * np.exp(up_T - g_T)
         db_tx = -np.exp(-pw * np.log(alpha + t_x) - qw * np.log(beta + t_x) - g_tx) - da_tx
         db_T = -np.exp(-pw * np.log(alpha + T) - qw * np.log(beta + T) - g_T) - da_T
         dd_alpha, dd_beta = d_log_diff(da_tx, da_T), d_log_diff(db_tx, db_T)

@@ -115,10 +115,13 @@ class PurchaseRisk:
 
 
 def _fit(x, t_x, T, seed: int = 0, initial=None) -> ParetoNBD:
+    """Pareto/NBD on (up to ``MAX_FIT_CUSTOMERS`` of) the customers, their t_x and T on a whole-week grid: the
+    tail integral is then computed once per distinct (x, week) instead of once per customer (scoring stays on
+    the exact days)."""
     if len(x) > MAX_FIT_CUSTOMERS:
         pick = np.sort(np.random.default_rng(seed).choice(len(x), MAX_FIT_CUSTOMERS, replace=False))
         x, t_x, T = x[pick], t_x[pick], T[pick]
-    return ParetoNBD().fit(x, t_x, T, initial_params=initial)
+    return ParetoNBD().fit(x, np.round(t_x), np.round(T), initial_params=initial)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
