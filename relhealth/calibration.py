@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import special
 
 from .btyd import ModelFitError, ParetoNBD
+from .fitting import _OneBlasThread
 
 WEEK = 7.0
 MAX_FIT_CUSTOMERS = 8_000
@@ -145,31 +146,46 @@ def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | No
     def objective(z, c):
         return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * np.sum(prec * (c - mean) ** 2))
 
+    # X' W X in two parts: columns that are mostly zero (event flags) only need the rows where one is set
+    mostly_zero = (X != 0).mean(axis=0) < 0.25 if len(X) else np.zeros(k, bool)
+    dense, sparse = np.flatnonzero(~mostly_zero), np.flatnonzero(mostly_zero)
+    X_dense = np.ascontiguousarray(X[:, dense])
+    rows = np.flatnonzero((X[:, sparse] != 0).any(axis=1))
+    X_rows = X[rows]
+
     def information(p):
-        return (X * (p * (1 - p))[:, None]).T @ X + np.diag(prec)
+        w = p * (1 - p)
+        out = np.zeros((k, k))
+        out[np.ix_(dense, dense)] = (X_dense * w[:, None]).T @ X_dense
+        if len(sparse):
+            part = (X_rows[:, sparse] * w[rows, None]).T @ X_rows
+            out[sparse, :] = part
+            out[:, sparse] = part.T
+        return out + np.diag(prec)
 
     coef = mean.copy() if start is None else np.asarray(start, float).copy()
     z = X @ coef
     value = objective(z, coef)
-    for _ in range(100):
-        p = special.expit(z)
-        grad = X.T @ (p - y) + prec * (coef - mean)
-        info = information(p)
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, grad, rcond=None)[0]
-        for _ in range(60):  # step halving keeps every step downhill
-            trial = coef - step
-            z_trial = X @ trial
-            new = objective(z_trial, trial)
-            if new <= value + 1e-12 * abs(value):
+    with _OneBlasThread():  # many small BLAS calls: OpenBLAS's worker threads cost more than they give here
+        for _ in range(100):
+            p = special.expit(z)
+            grad = X.T @ (p - y) + prec * (coef - mean)
+            info = information(p)
+            try:
+                step = np.linalg.solve(info, grad)
+            except np.linalg.LinAlgError:
+                step = np.linalg.lstsq(info, grad, rcond=None)[0]
+            for _ in range(60):  # step halving keeps every step downhill
+                trial = coef - step
+                z_trial = X @ trial
+                new = objective(z_trial, trial)
+                if new <= value + 1e-12 * abs(value):
+                    break
+                step = step / 2
+            coef, z, value = trial, z_trial, new
+            if np.max(np.abs(step)) < 1e-9:
                 break
-            step = step / 2
-        coef, z, value = trial, z_trial, new
-        if np.max(np.abs(step)) < 1e-9:
-            break
-    return coef, information(special.expit(z))
+        return coef, information(special.expit(z))
 
 
 def _design(p0: np.ndarray, x: np.ndarray) -> np.ndarray:
