@@ -44,44 +44,43 @@ class Styles:
     def __init__(self, ws):
         self._ws, self._cache = ws, {}
 
-    def get(self, key: str, **attrs) -> StyleArray:
+    def get(self, key: str, make) -> StyleArray:
+        """The style ``key``; ``make()`` gives its attributes (font=..., fill=...) the first time only."""
         if key not in self._cache:
             scratch = XlCell(self._ws)
-            for name, value in attrs.items():
+            for name, value in make().items():
                 setattr(scratch, name, value)
             self._cache[key] = scratch._style
         return copy(self._cache[key])
 
     def header(self, user: bool = False) -> StyleArray:
         if user:
-            return self.get("head-user", font=Font(name=FONT, bold=True, color="1F2D3D"),
-                            fill=PatternFill("solid", fgColor=USER_FILL),
-                            alignment=Alignment(wrap_text=True, vertical="center"))
-        return self.get("head", font=Font(name=FONT, bold=True, color="FFFFFF"),
-                        fill=PatternFill("solid", fgColor=HEADER_FILL),
-                        alignment=Alignment(wrap_text=True, vertical="center"))
+            return self.get("head-user", lambda: dict(
+                font=Font(name=FONT, bold=True, color="1F2D3D"), fill=PatternFill("solid", fgColor=USER_FILL),
+                alignment=Alignment(wrap_text=True, vertical="center")))
+        return self.get("head", lambda: dict(
+            font=Font(name=FONT, bold=True, color="FFFFFF"), fill=PatternFill("solid", fgColor=HEADER_FILL),
+            alignment=Alignment(wrap_text=True, vertical="center")))
 
     def value(self, fmt: str, value: Any = None) -> StyleArray:
-        wrap = fmt in ("wrap", "text")
         if fmt == "band" and value in BAND_FILLS:
-            return self.get(f"band-{value}", font=Font(name=FONT, bold=value in ("High", "Critical")),
-                            fill=PatternFill("solid", fgColor=BAND_FILLS[value]),
-                            alignment=Alignment(vertical="top"))
+            return self.get(f"band-{value}", lambda: dict(
+                font=Font(name=FONT, bold=value in ("High", "Critical")),
+                fill=PatternFill("solid", fgColor=BAND_FILLS[value]), alignment=Alignment(vertical="top")))
         if fmt == "code":  # machine text (the trend's fingerprints): small, grey, never wrapped
-            return self.get("value-code", font=Font(name=FONT, size=8, color="8497B0"), alignment=Alignment())
-        number = NUMBER_FORMATS.get(fmt, "General")
+            return self.get("value-code", lambda: dict(font=Font(name=FONT, size=8, color="8497B0"),
+                                                       alignment=Alignment()))
         if fmt == "p" and isinstance(value, float) and 0 < value < 1e-4:
-            fmt, number = "p-small", "0.0E+00"
-        return self.get(f"value-{fmt}", font=Font(name=FONT), number_format=number,
-                        alignment=Alignment(wrap_text=wrap, vertical="top"))
+            fmt = "p-small"
+        return self.get(f"value-{fmt}", lambda: dict(
+            font=Font(name=FONT), number_format="0.0E+00" if fmt == "p-small" else NUMBER_FORMATS.get(fmt, "General"),
+            alignment=Alignment(wrap_text=fmt in ("wrap", "text"), vertical="top")))
 
     def text(self, kind: str) -> StyleArray:
-        fonts = {"title": Font(name=FONT, bold=True, size=14, color="1F2D3D"),
-                 "block": Font(name=FONT, bold=True, size=12, color="1F4E78"),
-                 "note": Font(name=FONT, italic=True, color="5B6B7B"),
-                 "mark": Font(name=FONT, italic=True, color=MARK_FONT),
-                 "finding": Font(name=FONT, size=12, color="1F2D3D")}
-        return self.get(f"text-{kind}", font=fonts[kind])
+        fonts = {"title": dict(bold=True, size=14, color="1F2D3D"), "block": dict(bold=True, size=12, color="1F4E78"),
+                 "note": dict(italic=True, color="5B6B7B"), "mark": dict(italic=True, color=MARK_FONT),
+                 "finding": dict(size=12, color="1F2D3D")}
+        return self.get(f"text-{kind}", lambda: dict(font=Font(name=FONT, **fonts[kind])))
 
 
 # ---- finding our sheets -------------------------------------------------------------------------------------------
