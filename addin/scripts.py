@@ -125,7 +125,7 @@ class ExcelTarget:
             return None
         used = sheet.used_range
         values = used.options(ndim=2).value or []
-        formulas = used.options(ndim=2).formula or []
+        formulas = _grid(used.formula)
         found = merge.find_header(values)
         if found is None:
             return None
@@ -213,6 +213,15 @@ class ExcelTarget:
         width = max(len(r) for r in table)
         sheet.range((below, 2)).options(ndim=2).value = [r + [None] * (width - len(r)) for r in table]
         self._mark(name, sheet, below + len(table), width + 1)
+
+
+def _grid(formulas: Any) -> list[list]:
+    """Range.formula as a 2-D list (xlwings gives a bare string for one cell, tuples of tuples for more)."""
+    if formulas is None:
+        return []
+    if isinstance(formulas, str):
+        return [[formulas]]
+    return [list(row) if isinstance(row, (list, tuple)) else [row] for row in formulas]
 
 
 def _cell(value: Any) -> Any:
