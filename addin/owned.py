@@ -201,8 +201,9 @@ def trigger_blocks(health) -> list[Block]:
         frame = getattr(lost, attr, None)
         if isinstance(frame, pd.DataFrame) and len(frame.columns):
             pretty = frame.rename(columns=lambda c: str(c).replace("_", " ").capitalize())
-            money = {c: "money" for c in pretty.columns if "revenue" in c.lower()}
-            blocks.append(Block(title, "", pretty, money))
+            formats = {c: "percent1" if any(w in c.lower() for w in ("share", "rate")) else "money"
+                       for c in pretty.columns if any(w in c.lower() for w in ("revenue", "share", "rate"))}
+            blocks.append(Block(title, "", pretty, formats))
     return blocks
 
 
