@@ -340,7 +340,7 @@ def _default_format(header: str, value: Any) -> str:
     if isinstance(value, (dt.date, dt.datetime)):
         return "date"
     if isinstance(value, str):
-        return "text"
+        return "plain"  # report text runs over into the empty cells beside it instead of wrapping
     if isinstance(value, float) and any(w in header.lower() for w in ("rate", "share")):
         return "percent1"
     return "num"
