@@ -12,10 +12,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-import engine_double  # noqa: E402
-
-engine_double.install()
-
 import charts  # noqa: E402
 from charts.style import FIGSIZE  # noqa: E402
 from relhealth import stats  # noqa: E402
