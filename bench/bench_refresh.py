@@ -5,7 +5,7 @@ ends whose records did not change are read back from the Charts sheet).
     python bench/bench_refresh.py                    # 600, 1000, 10000 accounts
     python bench/bench_refresh.py --sizes 600 --keep /tmp/books
 
-Targets (issue 7): 600 accounts under 3 s, 10k accounts under 15 s. Figures, not a timed test: nothing here fails
+Targets: 600 accounts under 3 s, 10k accounts under 15 s. Figures, not a timed test: nothing here fails
 on a slow machine.
 """
 
