@@ -97,8 +97,8 @@ class Stopwatch:
 
     STEPS = [("udfs.convert", "content_key", "content key (marshal + blake2b)"),
              ("udfs.convert", "matrix", "raw matrix clean-up"),
-             ("relhealth.reader", "read_book", "reader: read_book (others' work)"),
-             ("relhealth.risk", "score_book", "risk engine: score_book (others' work)"),
+             ("relhealth.reader", "read_book", "reader: read_book"),
+             ("relhealth.risk", "score_book", "risk engine: score_book"),
              ("udfs.shape", "per_row", "shape: one value per row + messages"),
              ("xlwings.pro.udfs_officejs", "convert", "xlwings: result conversion")]
 
