@@ -164,6 +164,7 @@ def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
     swapped = last < first
     note(swapped, "Last Order is before First Order: the two dates taken the other way round")
     first, last = np.where(swapped, last, first), np.where(swapped, first, last)
+    one_date_only = np.isnan(first) != np.isnan(last)  # the other is filled from it: not a real "same day"
     first = np.where(np.isnan(first), last, first)
     last = np.where(np.isnan(last), first, last)
     dated = np.isfinite(first)
@@ -176,7 +177,7 @@ def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
     note(dated & (count == 0), "'Orders' says 0 but First Order / Last Order are filled in: the dates are trusted")
     note(dated & (count == 1) & (last > first),
          "'Orders' says 1 but First Order and Last Order differ: taken as 2 orders")
-    note(dated & (count > 1) & (last == first),
+    note(dated & (count > 1) & (last == first) & ~one_date_only,
          lambda i: f"'Orders' says {count[i]:g} but First Order and Last Order are the same day: one purchase day")
     note(~dated & (count > 0), lambda i: f"'Orders' says {count[i]:g} but First Order and Last Order are blank")
     late = dated & (last > as_of)
@@ -189,6 +190,18 @@ def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
     count = np.where(none, 0.0, np.where(last > first, np.maximum(np.nan_to_num(count), 2.0), 1.0))
     first, last = np.where(none, np.nan, first), np.where(none, np.nan, last)
     return Summary(count, first, last, as_of), ["; ".join(x) for x in notes]
+
+
+def _recency_unknown(book: Book) -> np.ndarray:
+    """Rows of a book without an order log whose Last Order is missing although First Order or Orders say it bought."""
+    acc = book.accounts
+    n = len(acc)
+    if len(book.orders) or "last_order" not in acc.columns:
+        return np.zeros(n, dtype=bool)
+    first = day_numbers(acc["first_order"]) if "first_order" in acc.columns else np.full(n, np.nan)
+    count = (pd.to_numeric(acc["order_count"], errors="coerce").to_numpy(dtype=float) if "order_count" in acc.columns
+             else np.full(n, np.nan))
+    return np.isnan(day_numbers(acc["last_order"])) & (np.isfinite(first) | (count > 0))
 
 
 def _purchases(book: Book, ids: pd.Index, as_of: int) -> tuple[PurchaseRisk, Summary, list[str]]:
@@ -299,12 +312,18 @@ def score_book(book: Book) -> pd.DataFrame:
     is_lost = (lost_days <= as_of) | (status_lost & np.isnan(lost_days))
     reason = acc["lost_reason"].fillna("").astype(str).to_numpy() if "lost_reason" in acc.columns else np.full(n, "")
     not_yet = ~is_lost & (since > as_of) & (now.count == 0)
-    risk = np.where(is_lost, 1.0, np.where(not_yet, np.nan, risk))
+    # shape (a) with Last Order blank or unreadable while the row says it bought: its recency is unknown, and a
+    # number built on a guessed recency would look right while it is not
+    no_recency = ~is_lost & ~not_yet & _recency_unknown(book)
+    risk = np.where(is_lost, 1.0, np.where(not_yet | no_recency, np.nan, risk))
     for i in np.flatnonzero(is_lost):
         when = f"on {np.datetime64(int(lost_days[i]), 'D')}" if np.isfinite(lost_days[i]) else "(no lost date)"
         drivers[i] = [f"Lost {when}" + (f": {reason[i]}" if reason[i] else ""), "", ""]
         if np.isnan(lost_days[i]):
             issues[i].append("status Lost without a lost date: treated as lost on every date")
+    for i in np.flatnonzero(no_recency):
+        drivers[i] = ["", "", ""]
+        issues[i].insert(0, "no risk: Last Order is blank or unreadable, so the time since the last order is unknown")
     for i in np.flatnonzero(not_yet):
         drivers[i] = ["", "", ""]
         issues[i] = [f"not a customer yet on {pd.Timestamp(s.today()):%Y-%m-%d}"]
@@ -315,8 +334,8 @@ def score_book(book: Book) -> pd.DataFrame:
         "band": band_of(risk, s),
         "driver_1": [d[0] for d in drivers], "driver_2": [d[1] for d in drivers], "driver_3": [d[2] for d in drivers],
         "drivers": ["; ".join(x for x in d if x) for d in drivers],
-        "expected_purchases": np.where(is_lost | not_yet, 0.0, bought.expected_purchases),
-        "p_alive": np.where(is_lost, 0.0, np.where(not_yet, np.nan, bought.p_alive)),
+        "expected_purchases": np.where(is_lost | not_yet, 0.0, np.where(no_recency, np.nan, bought.expected_purchases)),
+        "p_alive": np.where(is_lost, 0.0, np.where(not_yet | no_recency, np.nan, bought.p_alive)),
         "data_issues": ["; ".join(dict.fromkeys(x)) for x in issues],
     })
     return out[SCORE_COLUMNS]

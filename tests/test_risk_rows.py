@@ -50,9 +50,10 @@ def test_an_inconsistent_row_is_scored_and_explained(case, clean):
     assert len(scores) == 41
     bad = scores.set_index("account_id").loc["BAD"]
     assert case[3] in bad["data_issues"]
-    if case[0] is None:  # nothing dated to go on: no buying pattern, treated as no orders on record
-        assert "no orders on record" in bad["data_issues"]
-    assert 0 <= bad["risk"] <= 1
+    if case[0] is None:  # it bought, but nothing says when: no number rather than a guessed one
+        assert np.isnan(bad["risk"]) and "Last Order is blank or unreadable" in bad["data_issues"]
+    else:
+        assert 0 <= bad["risk"] <= 1
     # the other rows are untouched by the bad one (same fit up to one customer) and carry no note
     others = scores.set_index("account_id").drop(index="BAD")
     assert (others["data_issues"] == "").all()
@@ -66,3 +67,13 @@ def test_dates_are_trusted_over_the_count():
     swapped = score_book(summary_book(CASES["last-before-first"])).set_index("account_id").loc["BAD"]
     straight = score_book(summary_book((D(2024, 1, 10), D(2025, 2, 3), 6, ""))).set_index("account_id").loc["BAD"]
     assert swapped["risk"] == pytest.approx(straight["risk"])
+
+
+@pytest.mark.parametrize("last_order", [None, "next tues"], ids=["blank", "unreadable"])
+def test_unknown_last_order_gives_no_number_and_says_why(last_order):
+    scores = score_book(summary_book((D(2023, 5, 2), last_order, 12, ""))).set_index("account_id")
+    bad = scores.loc["BAD"]
+    assert np.isnan(bad["risk"]) and bad["band"] == "" and bad["drivers"] == ""
+    assert "Last Order is blank or unreadable" in bad["data_issues"]
+    assert "same day" not in bad["data_issues"]
+    assert scores.drop(index="BAD")["risk"].between(0, 1).all()
