@@ -15,6 +15,7 @@ are kept (``merge``), is shared. See docs/refresh.md.
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -60,11 +61,11 @@ class RefreshReport:
 
 def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
     """Read, assess once, write the owned sheets and charts through ``target``; returns what was done."""
-    from charts import book_charts
+    from charts import health_charts, in_order, trend_charts
     from relhealth import stats
     from relhealth.health import assess
     from relhealth.reader import read_book
-    from relhealth.trend import health_trend
+    from relhealth.trend import TrendJob
 
     step = progress or (lambda fraction, message: None)
     started = time.perf_counter()
@@ -73,6 +74,10 @@ def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
     sheets, hidden = target.input_sheets()
     book = read_book(sheets, hidden=hidden)
     report.accounts = len(book.accounts)
+    # The trend's month-ends (a scoring each) start now: with ``trend_workers`` >= 2 a forked helper computes them
+    # while this process scores the book and writes the sheets, then both share what is left.
+    trend_job = TrendJob(book, known=target.read_trend(owned.CHARTS), budget_seconds=TREND_BUDGET_SECONDS)
+    trend_job.start(getattr(target, "trend_workers", 1))
     step(0.20, f"scoring {len(book.accounts):,} accounts")
     health = assess(book)
     ids = book.accounts["account_id"].astype(str)
@@ -92,12 +97,16 @@ def refresh(target, progress: ProgressFn | None = None) -> RefreshReport:
                         owned.seasonality_blocks(health), report.warnings)
     target.write_report(owned.TRIGGERS, f"What comes before a break-up ({stamp})", note.format(writer.today_text()),
                         owned.trigger_blocks(health), report.warnings)
-    step(0.72, "recomputing past month-ends for the trend")
-    trend = health_trend(book, known=target.read_trend(owned.CHARTS), budget_seconds=TREND_BUDGET_SECONDS)
-    report.trend_reused, report.trend_pending = trend.reused, trend.pending
-    step(0.85, "drawing charts")
+    step(0.72, "drawing charts")
     revenue = pd.Series(stats.account_revenue(book), index=ids.to_numpy())
-    charts = book_charts(health, revenue, trend)
+    first = health_charts(health, revenue)  # drawn (and rendered) while the trend's helper is still at work
+    if hasattr(target, "render_charts"):
+        target.render_charts(first)
+    step(0.80, "recomputing past month-ends for the trend")
+    trend = trend_job.result()
+    report.trend_reused, report.trend_pending = trend.reused, trend.pending
+    step(0.85, "drawing the trend charts")
+    charts = in_order(first, trend_charts(trend))
     report.findings = [c.title for c in charts]
     target.write_charts(owned.CHARTS, f"Relationship health at a glance ({stamp})", charts,
                         owned.trend_block(trend), report.warnings)
@@ -117,7 +126,10 @@ def _close(charts) -> None:
 class BookTarget:
     """A workbook file through openpyxl. Only the owned sheets are loaded and written: the user's sheets are
     stubbed out and grafted back untouched on save (``graft``), unless the workbook has parts that cannot be
-    grafted; then the whole workbook makes the openpyxl round-trip."""
+    grafted; then the whole workbook makes the openpyxl round-trip. The trend's month-ends are shared with one
+    forked helper process where the machine has two cores or more (``TrendJob``)."""
+
+    trend_workers = min(2, os.cpu_count() or 1)
 
     def __init__(self, path: Path):
         from openpyxl import load_workbook
@@ -125,6 +137,7 @@ class BookTarget:
         from .workbook import load_sheets
 
         self.path = path
+        self._png: dict[str, bytes] = {}
         self._values = load_sheets(path)  # values as Excel last calculated them, hidden columns
         self.grafted = graft.can_graft(path)
         source, self.stubbed = graft.reduce_package(path) if self.grafted else (path, set())
@@ -164,6 +177,10 @@ class BookTarget:
         last_row, width = writer.write_report(ws, title, banner, blocks)
         writer.mark(self.wb, name, ws, last_row, width)
 
+    def render_charts(self, charts) -> None:
+        """Render these charts' PNGs now (``write_charts`` places them): done while the trend is computed."""
+        self._png.update({c.name: writer.png_bytes(c.figure) for c in charts})
+
     def read_trend(self, name: str):
         ws = writer.owned_sheet(self.wb, name)
         return owned.trend_from_grid([list(r) for r in ws.iter_rows(values_only=True)]) if ws is not None else None
@@ -174,7 +191,7 @@ class BookTarget:
             writer.clear_area(ws, writer.previous_area(self.wb, name))
         last_row = writer.write_findings(ws, title, [c.title for c in charts])
         anchors = chart_anchors(last_row + 2, len(charts))
-        writer.place_pictures(ws, [(c.name, c.figure, a) for c, a in zip(charts, anchors)])
+        writer.place_pictures(ws, [(c.name, self._png.get(c.name, c.figure), a) for c, a in zip(charts, anchors)])
         writer.chart_page_breaks(ws, last_row + 2, len(charts), CHART_ROWS)
         below = last_row + 2 + ((len(charts) + 1) // 2) * CHART_ROWS
         end_row, end_col = writer.write_block(ws, below, 2, trend)

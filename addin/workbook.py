@@ -24,13 +24,26 @@ _MAX_HIDDEN_SPAN = 1024   # a <col> hiding "every column to the right" (up to XF
 
 def load_sheets(path: str | os.PathLike) -> tuple[dict[str, list[tuple]], dict[str, set[int]]]:
     """Read every worksheet's values (as Excel last calculated them) and each sheet's hidden column indexes
-    (0-based). Raises FileNotFoundError for a missing file and BookError for a file that is not an .xlsx."""
+    (0-based). Raises FileNotFoundError for a missing file and BookError for a file that is not an .xlsx.
+
+    The values come from ``addin.fastload`` (the same values as openpyxl's read-only mode, several times faster);
+    a workbook it cannot read goes through openpyxl's read-only mode."""
+    target = _check_path(path)
+    try:
+        from .fastload import load_values
+
+        sheets, paths = load_values(target)
+    except Exception:  # noqa: BLE001 - anything unusual: openpyxl's own reader decides (and words the error)
+        sheets, paths = _load_with_openpyxl(target)
+    return sheets, hidden_columns(target, paths)
+
+
+def _load_with_openpyxl(target: Path) -> tuple[dict[str, list[tuple]], dict[str, str | None]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-    target = _check_path(path)
     # Opening a sheet read-only looks for its recorded used range; a sheet without one (openpyxl's own
     # write-only books, many exporters) is then parsed in full just to find none, doubling the load time.
     # The used range is thrown away below anyway (reset_dimensions), so that first pass is skipped.
@@ -51,7 +64,7 @@ def load_sheets(path: str | os.PathLike) -> tuple[dict[str, list[tuple]], dict[s
             paths[sheet.title] = getattr(sheet, "_worksheet_path", None)
     finally:
         workbook.close()
-    return sheets, hidden_columns(target, paths)
+    return sheets, paths
 
 
 def hidden_columns(path: Path, sheet_paths: dict[str, str | None]) -> dict[str, set[int]]:

@@ -346,14 +346,19 @@ def _default_format(header: str, value: Any) -> str:
     return "num"
 
 
+def png_bytes(fig) -> bytes:
+    """The figure as a PNG at its own pixel size."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=fig.dpi)
+    return buffer.getvalue()
+
+
 def place_pictures(ws, pictures: list[tuple[str, Any, str]]) -> None:
-    """Replace the sheet's pictures with ``(name, figure, anchor cell)``; PNG at the figure's own pixel size."""
+    """Replace the sheet's pictures with ``(name, figure or its PNG bytes, anchor cell)``; PNG at the figure's own
+    pixel size (``png_bytes``)."""
     ws._images = []  # openpyxl has no public way to remove a picture; the Charts sheet's pictures are all ours
     for name, fig, anchor in pictures:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=fig.dpi)
-        buffer.seek(0)
-        image = Image(buffer)
+        image = Image(io.BytesIO(fig if isinstance(fig, bytes) else png_bytes(fig)))
         image.anchor = anchor
         ws.add_image(image)
 

@@ -76,80 +76,235 @@ def month_ends(as_of: dt.date, months: int = 12) -> list[pd.Timestamp]:
 
 def book_as_of(book: Book, date: pd.Timestamp | dt.date) -> Book:
     """The book as it stood at the end of ``date``: what was known then, with ``Settings.as_of = date``."""
-    stamp = pd.Timestamp(date).normalize()
-    orders = book.orders[pd.to_datetime(book.orders["order_date"]) <= stamp] if len(book.orders) else book.orders
-    events = book.events[pd.to_datetime(book.events["event_date"]) <= stamp] if len(book.events) else book.events
-    accounts = book.accounts.copy()
-    if len(book.orders):
-        accounts = accounts.drop(columns=[c for c in SUMMARY_COLUMNS if c in accounts.columns])
-    keep = np.ones(len(accounts), dtype=bool)
-    if "customer_since" in accounts.columns:
-        keep &= ~(pd.to_datetime(accounts["customer_since"]) > stamp).to_numpy()
-    if len(book.orders):
-        first = pd.to_datetime(book.orders["order_date"]).groupby(book.orders["account_id"].astype(str)).min()
-        first_order = first.reindex(accounts["account_id"].astype(str)).to_numpy()
-        since = pd.to_datetime(accounts["customer_since"]).to_numpy() if "customer_since" in accounts.columns \
-            else np.full(len(accounts), np.datetime64("NaT"))
-        keep &= ~(np.isnat(since) & (first_order > stamp.to_datetime64()))
-    if "lost_date" in accounts.columns:
-        later = (pd.to_datetime(accounts["lost_date"]) > stamp).to_numpy()
-        accounts.loc[later, "lost_date"] = pd.NaT
-        if "status" in accounts.columns:
-            accounts.loc[later, "status"] = "Active"
-        if "lost_reason" in accounts.columns:
-            accounts.loc[later, "lost_reason"] = None
-    accounts = accounts[keep].reset_index(drop=True)
-    return replace(book, accounts=accounts, orders=orders.reset_index(drop=True),
-                   events=events.reset_index(drop=True), settings=book.settings.with_(as_of=stamp.date()),
-                   issues=empty_issues())
+    return _Rewind(book).book_as_of(date)
+
+
+class _Rewind:
+    """``book_as_of`` for many dates of one book: what does not depend on the date (parsed dates, first orders,
+    the row hashes of the order and event logs) is worked out once."""
+
+    def __init__(self, book: Book):
+        self.book = book
+        self.order_dates = pd.to_datetime(book.orders["order_date"]) if len(book.orders) else None
+        self.event_dates = pd.to_datetime(book.events["event_date"]) if len(book.events) else None
+        accounts = book.accounts
+        self.first_order = None
+        if len(book.orders):
+            first = self.order_dates.groupby(book.orders["account_id"].astype(str)).min()
+            self.first_order = first.reindex(accounts["account_id"].astype(str)).to_numpy()
+        self.since = pd.to_datetime(accounts["customer_since"]) if "customer_since" in accounts.columns else None
+        self.lost = pd.to_datetime(accounts["lost_date"]) if "lost_date" in accounts.columns else None
+        self._hashes: dict[str, tuple[str, np.ndarray]] = {}
+
+    def book_as_of(self, date) -> Book:
+        book, stamp = self.book, pd.Timestamp(date).normalize()
+        orders = book.orders[self.order_mask(stamp)] if len(book.orders) else book.orders
+        events = book.events[self.event_mask(stamp)] if len(book.events) else book.events
+        accounts = book.accounts.copy()
+        if len(book.orders):
+            accounts = accounts.drop(columns=[c for c in SUMMARY_COLUMNS if c in accounts.columns])
+        keep = np.ones(len(accounts), dtype=bool)
+        if self.since is not None:
+            keep &= ~(self.since > stamp).to_numpy()
+        if len(book.orders):
+            since = self.since.to_numpy() if self.since is not None else np.full(len(accounts), np.datetime64("NaT"))
+            keep &= ~(np.isnat(since) & (self.first_order > stamp.to_datetime64()))
+        if self.lost is not None:
+            later = (self.lost > stamp).to_numpy()
+            accounts.loc[later, "lost_date"] = pd.NaT
+            if "status" in accounts.columns:
+                accounts.loc[later, "status"] = "Active"
+            if "lost_reason" in accounts.columns:
+                accounts.loc[later, "lost_reason"] = None
+        accounts = accounts[keep].reset_index(drop=True)
+        return replace(book, accounts=accounts, orders=orders.reset_index(drop=True),
+                       events=events.reset_index(drop=True), settings=book.settings.with_(as_of=stamp.date()),
+                       issues=empty_issues())
+
+    def order_mask(self, stamp: pd.Timestamp):
+        return self.order_dates <= stamp
+
+    def event_mask(self, stamp: pd.Timestamp):
+        return self.event_dates <= stamp
+
+    def fingerprint(self, past: Book, stamp: pd.Timestamp) -> str:
+        """``fingerprint(past)`` with the log rows hashed once for the whole book (a row's hash does not depend
+        on the other rows, so the rows up to ``stamp`` are picked out of them)."""
+        digest = hashlib.sha1()
+        logs = {"orders": (self.book.orders, self.order_mask), "events": (self.book.events, self.event_mask)}
+        for name, frame in (("accounts", past.accounts), ("orders", past.orders), ("events", past.events)):
+            frame = frame.drop(columns=[c for c in ("source_row",) if c in frame.columns])
+            digest.update("|".join(map(str, frame.columns)).encode())
+            if not len(frame):
+                continue
+            if name == "accounts":
+                digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+                continue
+            full, mask = logs[name]
+            if name not in self._hashes:
+                whole = full.drop(columns=[c for c in ("source_row",) if c in full.columns])
+                self._hashes[name] = pd.util.hash_pandas_object(whole, index=False).to_numpy()
+            digest.update(self._hashes[name][mask(stamp).to_numpy()].tobytes())
+        digest.update(repr(replace(past.settings, as_of=None)).encode())
+        return digest.hexdigest()[:16]
 
 
 def health_trend(book: Book, months: int = 12, score=None, tier=None, known: pd.DataFrame | None = None,
-                 budget_seconds: float | None = None) -> Trend:
+                 budget_seconds: float | None = None, workers: int = 1) -> Trend:
     """Risk bands, tier mix and one-mistake-away exposure as of each of the last ``months`` month-ends.
 
     ``score(book) -> scores`` and ``tier(book, scores) -> tiers`` default to ``risk.score_book`` and
     ``tiers.loyalty_tiers``; tests may pass small stand-ins. ``known``: an earlier trend table whose rows are
     reused where month-end and fingerprint match. ``budget_seconds``: stop computing new month-ends (newest
     first, at least one) once this much time is spent; ``Trend.pending`` counts the ones left for later.
+    ``workers``: 2 or more shares the month-ends with a forked helper process (see ``TrendJob``).
     """
-    if score is None or tier is None:
-        from . import risk, tiers as tiers_module
-        score = score or risk.score_book
-        tier = tier or tiers_module.loyalty_tiers
-    if not len(book.orders):
-        return Trend(_empty(), "not enough history: without an order log the book shows only today's state, "
-                               "so past month-ends cannot be recomputed")
-    cache = {}
-    if known is not None and len(known) and "fingerprint" in known.columns:
-        cache = {(pd.Timestamp(r["month_end"]), str(r["fingerprint"])): r for r in known.to_dict("records")}
-    rows, reused, pending, spent = [], 0, 0, []
-    started = time.perf_counter()
-    for stamp in reversed(month_ends(book.settings.today(), months)):  # newest first
-        past = book_as_of(book, stamp)
+    return TrendJob(book, months, score, tier, known, budget_seconds).start(workers).result()
+
+
+class TrendJob:
+    """``health_trend`` in two steps, so that its month-ends can be computed while the caller does other work.
+
+    ``start(workers)`` with ``workers >= 2`` (and where processes can be forked) forks one helper process that
+    takes month-ends, newest first, from a shared counter; ``result()`` has the calling process take the rest
+    from the same counter, collects the helper's rows and returns the ``Trend``. Each month-end is computed by
+    the same code on the same records whichever process takes it, so the table does not depend on ``workers``;
+    a month-end the helper took but did not deliver (it died) is computed by the caller. With ``workers=1`` (or
+    no fork) everything happens in ``result()``."""
+
+    def __init__(self, book: Book, months: int = 12, score=None, tier=None, known: pd.DataFrame | None = None,
+                 budget_seconds: float | None = None):
+        if score is None or tier is None:
+            from . import risk, tiers as tiers_module
+            score = score or risk.score_book
+            tier = tier or tiers_module.loyalty_tiers
+        self.book, self.months, self.score, self.tier = book, months, score, tier
+        self.budget = budget_seconds
+        self.cache = {}
+        if known is not None and len(known) and "fingerprint" in known.columns:
+            self.cache = {(pd.Timestamp(r["month_end"]), str(r["fingerprint"])): r for r in known.to_dict("records")}
+        self.stamps = list(reversed(month_ends(book.settings.today(), months))) if len(book.orders) else []
+        self.started = time.perf_counter()
+        self.helper = None
+        self._rewind = None
+        self._next, self._computing = 0, 0  # used without a helper
+        self._shared = None
+
+    def start(self, workers: int = 1) -> "TrendJob":
+        self.started = time.perf_counter()
+        if workers < 2 or len(self.stamps) < 2:
+            return self
+        import multiprocessing as mp
+        if "fork" not in mp.get_all_start_methods():
+            return self
+        try:
+            ctx = mp.get_context("fork")
+            self._shared = ctx.Array("i", [0, 0])  # next month-end to take, month-ends taken for computing
+            receive, send = ctx.Pipe(duplex=False)
+            helper = ctx.Process(target=self._helper_main, args=(send,), daemon=True)
+            helper.start()
+        except OSError:
+            self._shared = None
+            return self
+        send.close()
+        self.helper, self._receive = helper, receive
+        return self
+
+    def _claim(self) -> tuple[int, bool] | None:
+        """(next month-end index, may compute it within the budget), or None when all are taken."""
+        within = self.budget is None or time.perf_counter() - self.started <= self.budget
+        if self._shared is None:
+            if self._next >= len(self.stamps):
+                return None
+            index, self._next = self._next, self._next + 1
+            allowed = within or self._computing == 0
+            return index, allowed
+        with self._shared.get_lock():
+            index = self._shared[0]
+            if index >= len(self.stamps):
+                return None
+            self._shared[0] = index + 1
+            allowed = within or self._shared[1] == 0
+            return index, allowed
+
+    def _took_for_computing(self) -> None:
+        if self._shared is None:
+            self._computing += 1
+        else:
+            with self._shared.get_lock():
+                self._shared[1] += 1
+
+    def _one(self, index: int, allowed: bool) -> tuple:
+        """("row", index, row, seconds) | ("reused", index, row) | ("pending", index) | ("skip", index)."""
+        if self._rewind is None:
+            self._rewind = _Rewind(self.book)
+        stamp = self.stamps[index]
+        past = self._rewind.book_as_of(stamp)
         alive = _active(past)
         if not alive.any():
-            continue
-        key = (stamp, fingerprint(past))
-        if key in cache:
-            rows.append({c: cache[key].get(c) for c in TREND_COLUMNS})
-            reused += 1
-            continue
-        if budget_seconds is not None and spent and time.perf_counter() - started > budget_seconds:
-            pending += 1
-            continue
+            return ("skip", index)
+        key = (stamp, self._rewind.fingerprint(past, stamp))
+        if key in self.cache:
+            return ("reused", index, {c: self.cache[key].get(c) for c in TREND_COLUMNS})
+        if not allowed:
+            return ("pending", index)
+        self._took_for_computing()
         began = time.perf_counter()
-        scores = score(past)
-        tiers = tier(past, scores)
-        rows.append({**_summarise(past, scores, tiers, alive, stamp, book), "fingerprint": key[1]})
-        spent.append(time.perf_counter() - began)
-    rows.reverse()
-    each = float(np.mean(spent)) if spent else 0.0
-    if not pending and len(rows) < MIN_POINTS:
-        return Trend(_empty(), f"not enough history: the records cover {len(rows)} of the last {months} "
-                               f"month-ends; a trend needs at least {MIN_POINTS}")
-    table = pd.DataFrame(rows, columns=TREND_COLUMNS) if rows else _empty()
-    return Trend(table, reused=reused, pending=pending, seconds_each=each)
+        scores = self.score(past)
+        tiers = self.tier(past, scores)
+        row = {**_summarise(past, scores, tiers, alive, stamp, self.book), "fingerprint": key[1]}
+        return ("row", index, row, time.perf_counter() - began)
+
+    def _work(self, emit) -> None:
+        while (claim := self._claim()) is not None:
+            emit(self._one(*claim))
+
+    def _helper_main(self, send) -> None:
+        try:
+            self._work(send.send)
+        except Exception:  # noqa: BLE001 - the caller computes what was not delivered (and meets the error itself)
+            pass
+        finally:
+            send.close()
+
+    def result(self) -> Trend:
+        if not len(self.book.orders):
+            return Trend(_empty(), "not enough history: without an order log the book shows only today's state, "
+                                   "so past month-ends cannot be recomputed")
+        done: dict[int, tuple] = {}
+        self._work(lambda item: done.__setitem__(item[1], item))
+        if self.helper is not None:
+            while True:
+                try:
+                    item = self._receive.recv()
+                except (EOFError, OSError):
+                    break
+                done[item[1]] = item
+            self._receive.close()
+            self.helper.join()
+            claimed = self._shared[0]
+            for index in range(min(claimed, len(self.stamps))):  # taken by a helper that did not deliver
+                if index not in done:
+                    done[index] = self._one(index, True)
+        rows, reused, pending, spent = [], 0, 0, []
+        for index in range(len(self.stamps)):
+            item = done[index]
+            if item[0] == "row":
+                rows.append(item[2])
+                spent.append(item[3])
+            elif item[0] == "reused":
+                rows.append(item[2])
+                reused += 1
+            elif item[0] == "pending":
+                pending += 1
+        rows.reverse()
+        months = self.months
+        each = float(np.mean(spent)) if spent else 0.0
+        if not pending and len(rows) < MIN_POINTS:
+            return Trend(_empty(), f"not enough history: the records cover {len(rows)} of the last {months} "
+                                   f"month-ends; a trend needs at least {MIN_POINTS}")
+        table = pd.DataFrame(rows, columns=TREND_COLUMNS) if rows else _empty()
+        return Trend(table, reused=reused, pending=pending, seconds_each=each)
 
 
 def _active(book: Book) -> np.ndarray:
