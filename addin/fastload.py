@@ -22,8 +22,9 @@ ROW, CELL_V, CELL_IS, SI, T, R = (NS + x for x in ("row", "v", "is", "si", "t", 
 _CHUNK = 1 << 16
 
 
-def load_values(path: Path) -> tuple[dict[str, list], dict[str, str]]:
-    """({sheet title: rows of values}, {sheet title: part name}) for every worksheet, in workbook order."""
+def load_values(path: Path, skip=()) -> tuple[dict[str, list], dict[str, str]]:
+    """({sheet title: rows of values}, {sheet title: part name}) for every worksheet, in workbook order (but the
+    titles in ``skip``)."""
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.styles.stylesheet import apply_stylesheet
     from openpyxl.xml.constants import SHARED_STRINGS
@@ -41,7 +42,7 @@ def load_values(path: Path) -> tuple[dict[str, list], dict[str, str]]:
         apply_stylesheet(reader.archive, wb)
         sheets, paths = {}, {}
         for sheet, rel in reader.parser.find_sheets():
-            if rel.target not in reader.valid_files or "chartsheet" in rel.Type:
+            if rel.target not in reader.valid_files or "chartsheet" in rel.Type or sheet.name in skip:
                 continue
             with reader.archive.open(rel.target) as src:
                 sheets[sheet.name] = sheet_rows(src, strings, wb.epoch, set(wb._date_formats),

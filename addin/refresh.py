@@ -138,10 +138,16 @@ class BookTarget:
 
         self.path = path
         self._png: dict[str, bytes] = {}
-        self._values = load_sheets(path)  # values as Excel last calculated them, hidden columns
-        self.grafted = graft.can_graft(path)
-        source, self.stubbed = graft.reduce_package(path) if self.grafted else (path, set())
-        self.wb = load_workbook(source, keep_vba=path.suffix.lower() in (".xlsm", ".xltm"), keep_links=True)
+        try:
+            self.grafted = graft.can_graft(path)
+            source, self.stubbed = graft.reduce_package(path) if self.grafted else (path, set())
+            self.wb = load_workbook(source, keep_vba=path.suffix.lower() in (".xlsm", ".xltm"), keep_links=True)
+            owned_titles = self.owned_titles()
+        except Exception:
+            load_sheets(path)  # a file that is not a workbook: the reader's own error (FileNotFoundError, BookError)
+            raise
+        # values as Excel last calculated them, hidden columns; the owned sheets (loaded above) are not read twice
+        self._values = load_sheets(path, skip=owned_titles)
 
     def owned_titles(self) -> set[str]:
         return {ws.title for name in owned.ROLES if (ws := writer.owned_sheet(self.wb, name)) is not None}

@@ -22,17 +22,18 @@ _ATTR = re.compile(rb'(\w+)="([^"]*)"')
 _MAX_HIDDEN_SPAN = 1024   # a <col> hiding "every column to the right" (up to XFD) is not a helper column
 
 
-def load_sheets(path: str | os.PathLike) -> tuple[dict[str, list[tuple]], dict[str, set[int]]]:
+def load_sheets(path: str | os.PathLike, skip=()) -> tuple[dict[str, list[tuple]], dict[str, set[int]]]:
     """Read every worksheet's values (as Excel last calculated them) and each sheet's hidden column indexes
     (0-based). Raises FileNotFoundError for a missing file and BookError for a file that is not an .xlsx.
 
     The values come from ``addin.fastload`` (the same values as openpyxl's read-only mode, several times faster);
-    a workbook it cannot read goes through openpyxl's read-only mode."""
+    a workbook it cannot read goes through openpyxl's read-only mode. Sheets titled in ``skip`` may be left out
+    (the refresh's own sheets, which it loads anyway)."""
     target = _check_path(path)
     try:
         from .fastload import load_values
 
-        sheets, paths = load_values(target)
+        sheets, paths = load_values(target, skip=set(skip))
     except Exception:  # noqa: BLE001 - anything unusual: openpyxl's own reader decides (and words the error)
         sheets, paths = _load_with_openpyxl(target)
     return sheets, hidden_columns(target, paths)
