@@ -210,31 +210,33 @@ class TrendJob:
         self.helper, self._receive = helper, receive
         return self
 
-    def _claim(self) -> tuple[int, bool] | None:
-        """(next month-end index, may compute it within the budget), or None when all are taken."""
-        within = self.budget is None or time.perf_counter() - self.started <= self.budget
+    def _claim(self) -> int | None:
+        """The next month-end index to take, or None when all are taken."""
         if self._shared is None:
             if self._next >= len(self.stamps):
                 return None
-            index, self._next = self._next, self._next + 1
-            allowed = within or self._computing == 0
-            return index, allowed
+            self._next += 1
+            return self._next - 1
         with self._shared.get_lock():
             index = self._shared[0]
             if index >= len(self.stamps):
                 return None
             self._shared[0] = index + 1
-            allowed = within or self._shared[1] == 0
-            return index, allowed
+            return index
 
-    def _took_for_computing(self) -> None:
+    def _may_compute(self) -> bool:
+        """Within the time budget, or no month-end computed yet (at least one is); counts the one about to be."""
+        within = self.budget is None or time.perf_counter() - self.started <= self.budget
         if self._shared is None:
-            self._computing += 1
-        else:
-            with self._shared.get_lock():
-                self._shared[1] += 1
+            allowed = within or self._computing == 0
+            self._computing += allowed
+            return allowed
+        with self._shared.get_lock():
+            allowed = within or self._shared[1] == 0
+            self._shared[1] += allowed
+            return allowed
 
-    def _one(self, index: int, allowed: bool) -> tuple:
+    def _one(self, index: int, force: bool = False) -> tuple:
         """("row", index, row, seconds) | ("reused", index, row) | ("pending", index) | ("skip", index)."""
         if self._rewind is None:
             self._rewind = _Rewind(self.book)
@@ -246,9 +248,8 @@ class TrendJob:
         key = (stamp, self._rewind.fingerprint(past, stamp))
         if key in self.cache:
             return ("reused", index, {c: self.cache[key].get(c) for c in TREND_COLUMNS})
-        if not allowed:
+        if not force and not self._may_compute():
             return ("pending", index)
-        self._took_for_computing()
         began = time.perf_counter()
         scores = self.score(past)
         tiers = self.tier(past, scores)
@@ -256,8 +257,8 @@ class TrendJob:
         return ("row", index, row, time.perf_counter() - began)
 
     def _work(self, emit) -> None:
-        while (claim := self._claim()) is not None:
-            emit(self._one(*claim))
+        while (index := self._claim()) is not None:
+            emit(self._one(index))
 
     def _helper_main(self, send) -> None:
         try:
@@ -285,7 +286,7 @@ class TrendJob:
             claimed = self._shared[0]
             for index in range(min(claimed, len(self.stamps))):  # taken by a helper that did not deliver
                 if index not in done:
-                    done[index] = self._one(index, True)
+                    done[index] = self._one(index, force=True)
         rows, reused, pending, spent = [], 0, 0, []
         for index in range(len(self.stamps)):
             item = done[index]

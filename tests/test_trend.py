@@ -97,3 +97,15 @@ def test_a_time_budget_computes_the_newest_month_ends_first_and_leaves_the_rest(
     more = health_trend(_book(), score=_score, tier=_tier, known=partial.table, budget_seconds=0.0)
     assert more.reused == 1 and len(more.table) == 2 and more.pending == 10
     assert list(more.table["month_end"]) == [pd.Timestamp("2026-09-30"), pd.Timestamp("2026-10-31")]
+
+
+def test_a_forked_helper_gives_the_same_table():
+    book = _book()
+    alone = health_trend(book, score=_score, tier=_tier)
+    shared = health_trend(book, score=_score, tier=_tier, workers=2)
+    pd.testing.assert_frame_equal(shared.table, alone.table)
+    assert (shared.reused, shared.pending) == (0, 0)
+    again = health_trend(book, score=_score, tier=_tier, known=shared.table, workers=2)
+    assert again.reused == 12
+    partial = health_trend(book, score=_score, tier=_tier, budget_seconds=0.0, workers=2)
+    assert len(partial.table) == 1 and partial.pending == 11
