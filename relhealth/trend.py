@@ -195,7 +195,10 @@ class TrendJob:
         if workers < 2 or len(self.stamps) < 2:
             return self
         import multiprocessing as mp
-        if "fork" not in mp.get_all_start_methods():
+        import sys
+        # fork only where it is safe after numpy/matplotlib are loaded: Linux (macOS lists fork but its system
+        # libraries are not fork-safe; Windows has none)
+        if not sys.platform.startswith("linux") or "fork" not in mp.get_all_start_methods():
             return self
         try:
             ctx = mp.get_context("fork")
