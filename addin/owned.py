@@ -38,6 +38,7 @@ SCORE_COLS = (
     Col(KEY, "account_id", "id", 13), Col("Account Name", "account_name", "text", 28),
     Col("Owner", "owner", "text", 16), Col("Break-up risk", "risk", "percent", 12), Col("Band", "band", "band", 10),
     Col("Loyalty tier", "tier", "text", 12), Col("One mistake away", "one_mistake_away", "yesno", 11),
+    Col("Renewal in break-up season", "renewal_season", "text", 18),
     Col("Top drivers", "drivers", "text", 70), Col("Data issues", "data_issues", "text", 40))
 
 PLANNER_COLS = (
@@ -122,6 +123,8 @@ def scores_table(health) -> Keyed:
     frame["tier"] = tiers["tier"].to_numpy() if "tier" in tiers.columns else None
     away = tiers["one_mistake_away"] if "one_mistake_away" in tiers.columns else pd.Series(index=tiers.index)
     frame["one_mistake_away"] = [None if v is None or v != v else bool(v) for v in away.to_numpy(dtype=object)]
+    season = _by_id(health.renewal_season, ids)["trend_window"] if len(health.renewal_season) else None
+    frame["renewal_season"] = season.fillna("").to_numpy() if season is not None else ""
     frame["drivers"] = scores["drivers"].to_numpy() if "drivers" in scores.columns else ""
     frame["data_issues"] = scores["data_issues"].to_numpy() if "data_issues" in scores.columns else ""
     return Keyed(SCORES, SCORE_COLS, (), frame, STALE[SCORES], MARKER[SCORES])
