@@ -22,6 +22,7 @@ import io
 import posixpath
 import re
 import zipfile
+from xml.sax.saxutils import unescape
 from pathlib import Path
 
 from .owned import ROLES
@@ -45,7 +46,7 @@ def owned_titles(z: zipfile.ZipFile) -> set[str]:
     titles = set()
     for name, ref in re.findall(r'<definedName\b[^>]*\bname="([^"]+)"[^>]*>([^<]*)</definedName>', xml):
         if name in ROLES.values():
-            match = re.match(r"^'?(.*?)'?!", _unescape(ref))
+            match = re.match(r"^'?(.*?)'?!", xml_unescape(ref))
             if match:
                 titles.add(match.group(1).replace("''", "'"))
     return titles
@@ -57,9 +58,9 @@ def sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     rels = relationships(z, "xl/workbook.xml")
     out = {}
     for tag in re.findall(r"<sheet\b[^>]*?/>", xml):
-        name, rid = _attr(tag, "name"), _attr(tag, r"r:id") or _attr(tag, r"[A-Za-z0-9]+:id")
+        name, rid = xml_attr(tag, "name"), xml_attr(tag, r"r:id") or xml_attr(tag, r"[A-Za-z0-9]+:id")
         if name and rid in rels:
-            out[_unescape(name)] = rels[rid][0]
+            out[xml_unescape(name)] = rels[rid][0]
     return out
 
 
@@ -126,8 +127,8 @@ def relationships(z: zipfile.ZipFile, part: str) -> dict[str, tuple[str, bool]]:
         return {}
     out = {}
     for tag in re.findall(r"<Relationship\b[^>]*?/?>", xml):
-        rid, target = _attr(tag, "Id"), _attr(tag, "Target")
-        external = _attr(tag, "TargetMode") == "External"
+        rid, target = xml_attr(tag, "Id"), xml_attr(tag, "Target")
+        external = xml_attr(tag, "TargetMode") == "External"
         if rid and target:
             out[rid] = (target if external else _resolve(part, target), external)
     return out
@@ -155,8 +156,8 @@ def _copy_related(src: zipfile.ZipFile, src_part: str, dest_part: str, files: di
 
     def retarget(match: re.Match) -> str:
         tag = match.group(0)
-        target = _attr(tag, "Target")
-        if not target or _attr(tag, "TargetMode") == "External":
+        target = xml_attr(tag, "Target")
+        if not target or xml_attr(tag, "TargetMode") == "External":
             return tag
         part = _resolve(src_part, target)
         if part not in src.namelist():
@@ -262,11 +263,11 @@ def _ensure_sst_links(types: str, files: dict, part: str) -> tuple[str, dict]:
     return types, files
 
 
-def _attr(tag: str, name: str) -> str | None:
+def xml_attr(tag: str, name: str) -> str | None:
+    """The value of attribute ``name`` (a regular expression) in one XML start tag, still escaped."""
     match = re.search(rf'\s{name}="([^"]*)"', tag)
     return match.group(1) if match else None
 
 
-def _unescape(text: str) -> str:
-    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
-            .replace("&amp;", "&"))
+def xml_unescape(text: str) -> str:
+    return unescape(text, {"&quot;": '"', "&apos;": "'"})

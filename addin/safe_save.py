@@ -22,6 +22,8 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
+from .graft import xml_attr, xml_unescape
+
 
 class SaveError(PermissionError):
     """The refreshed workbook could not be saved; the message says why and what to do. Nothing was changed.
@@ -128,8 +130,8 @@ def package_features(path: Path) -> dict[str, Counter]:
         rels = _rels(z, "xl/_rels/workbook.xml.rels", "xl/workbook.xml")
         for match in re.finditer(r"<sheet\b[^>]*?/>", workbook):
             tag = match.group(0)
-            name = _attr(tag, "name")
-            rid = _attr(tag, r"r:id") or _attr(tag, r"[a-z0-9]+:id")
+            name = xml_attr(tag, "name")
+            rid = xml_attr(tag, r"r:id") or xml_attr(tag, r"[a-z0-9]+:id")
             part = rels.get(rid or "")
             if not name or not part or part not in names:
                 continue
@@ -139,7 +141,7 @@ def package_features(path: Path) -> dict[str, Counter]:
                 if "/drawings/" in target and target in names and target.endswith(".xml"):
                     drawing = z.read(target).decode("utf-8", "replace")
                     counts.update({k: len(re.findall(p, drawing)) for k, p in _DRAWING.items()})
-            out[_unescape(name)] = counts
+            out[xml_unescape(name)] = counts
         out["(workbook)"] = Counter({k: sum(1 for n in names if n.startswith(p)) for k, p in _BOOK.items()})
     return out
 
@@ -171,17 +173,8 @@ def _rels(z: zipfile.ZipFile, rels_part: str, source: str) -> dict[str, str]:
     base = posixpath.dirname(source)
     out = {}
     for tag in re.findall(r"<Relationship\b[^>]*?/?>", xml):
-        rid, target = _attr(tag, "Id"), _attr(tag, "Target")
-        if rid and target and _attr(tag, "TargetMode") != "External":
+        rid, target = xml_attr(tag, "Id"), xml_attr(tag, "Target")
+        if rid and target and xml_attr(tag, "TargetMode") != "External":
             out[rid] = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
     return out
 
-
-def _attr(tag: str, name: str) -> str | None:
-    match = re.search(rf'\s{name}="([^"]*)"', tag)
-    return match.group(1) if match else None
-
-
-def _unescape(text: str) -> str:
-    return (text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
-            .replace("&amp;", "&"))
