@@ -103,10 +103,7 @@ class Unusual(ValueError):
 
 _DECL = re.compile(r"<\?xml[^>]*encoding=[\"']([^\"']+)")
 _DATA = re.compile(r"<sheetData\b[^>]*?(?:/>|>(.*)</sheetData>)", re.S)
-_ROW = re.compile(r"<row\b([^>]*?)(?:/>|>(.*?)</row>)", re.S)
-_CELL = re.compile(r"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 _ATTR = re.compile(r"([\w:.-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
-_CELL_ATTRS = re.compile(r'\s*r="([A-Z]+)\d+"(?:\s+s="(\d+)")?(?:\s+t="(\w+)")?\s*')
 _V = re.compile(r"<v(?:\s[^>]*)?(?:/>|>(.*?)</v>)", re.S)
 _PLAIN_IS = re.compile(r"<is>\s*<t(?:\s[^>]*)?(?:/>|>([^<]*)</t>)\s*</is>|<is\s*/>", re.S)
 _IS = re.compile(r"<is\b.*?(?:</is>|<is\s*/>)", re.S)
@@ -136,11 +133,7 @@ def _inline(content: str | None):
 
 
 def sheet_rows(src, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
-    data = _sheet_data(src.read())
-    try:
-        return _usual_rows(data, strings, epoch, date_styles, timedelta_styles)
-    except Unusual:
-        return _rows(data, strings, epoch, date_styles, timedelta_styles)
+    return _usual_rows(_sheet_data(src.read()), strings, epoch, date_styles, timedelta_styles)
 
 
 def _sheet_data(raw: bytes) -> str:
@@ -160,87 +153,13 @@ def _sheet_data(raw: bytes) -> str:
     return data
 
 
-def _rows(data: str, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
-    """Any sheet data: attributes in any order, any cell content."""
-    from openpyxl.utils.datetime import from_ISO8601, from_excel
-
-    rows: list = []
-    columns: dict = {}
-    dates: dict = {}
-    last = 0
-    for row in _ROW.finditer(data):
-        attrs = _attrs(row.group(1))
-        r = attrs.get("r")
-        if r is not None:
-            try:
-                index = int(r)
-            except ValueError:
-                number = float(r)
-                if not number.is_integer():
-                    raise ValueError(f"{r} is not a valid row number")
-                index = int(number)
-        else:
-            index = last + 1
-        last = index
-        cells, column = [], 0
-        for cell in _CELL.finditer(row.group(2) or ""):
-            content = cell.group(2)
-            usual = _CELL_ATTRS.fullmatch(cell.group(1))
-            if usual is not None:  # r="B2" s="3" t="..." in this order: most writers
-                letters, style, data_type = usual.groups()
-                column = columns.get(letters) or _column(letters, columns)
-                style, data_type = style or 0, data_type or "n"
-            else:
-                cattrs = _attrs(cell.group(1))
-                coordinate = cattrs.get("r")
-                column = _column(coordinate, columns) if coordinate else column + 1
-                style, data_type = cattrs.get("s", 0), cattrs.get("t", "n")
-            if data_type == "inlineStr":
-                cells.append((column, _inline(content)))
-                continue
-            v = _V.search(content) if content else None
-            value = _unescape(v.group(1)) if v is not None and v.group(1) else None
-            if value is None:
-                pass
-            elif data_type == "n":
-                value = float(value) if ("." in value or "E" in value or "e" in value) else int(value)
-                if style and int(style) in date_styles:
-                    key = (value, int(style) in timedelta_styles)
-                    if key not in dates:
-                        try:
-                            dates[key] = from_excel(value, epoch, timedelta=key[1])
-                        except (OverflowError, ValueError):
-                            dates[key] = "#VALUE!"
-                    value = dates[key]
-            elif data_type == "s":
-                value = strings[int(value)]
-            elif data_type == "b":
-                value = bool(int(value))
-            elif data_type == "d":
-                value = from_ISO8601(value)
-            cells.append((column, value))
-        while len(rows) + 1 < index:
-            rows.append([])
-        if len(rows) + 1 <= index:
-            if not cells:
-                rows.append(())
-            else:
-                width = cells[-1][0]
-                values = [None] * width
-                for col, value in cells:
-                    if 1 <= col <= width:
-                        values[col - 1] = value
-                rows.append(tuple(values))
-    return rows
-
-
 _TOKEN = re.compile(r'<row\b([^>]*?)(/?)>|<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(.*?)</c>)|(<c\b)',
                     re.S)
 
 
 def _usual_rows(data: str, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
     """The sheet data most writers produce (every cell ``<c r=".." s=".." t="..">`` in that order, a ``<v>`` or
-    a plain inline string) in one scan; raises ``Unusual`` for anything else (then ``_rows`` reads it)."""
+    a plain inline string) in one scan; raises ``Unusual`` for anything else (then openpyxl reads the workbook)."""
     from openpyxl.utils.datetime import from_excel
 
     rows: list = []
