@@ -98,18 +98,21 @@ def _round_points(parts: np.ndarray, total: np.ndarray) -> np.ndarray:
     return (floor + (rank < short[:, None])).astype(int)
 
 
-def _explain(names: list[list[str]], points: np.ndarray) -> list[list[str]]:
-    """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'. The
-    first name of a row is the buying pattern (its points are a level, shown without a sign)."""
-    out = []
-    for row_names, row_pts in zip(names, points):
+def _explain(names: np.ndarray, points: np.ndarray) -> list[list[str]]:
+    """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'. Column 0
+    of ``names`` is the buying pattern (its points are a level, shown without a sign); the other columns are the
+    events' words, "" where an account has none of that event."""
+    out = [[text, "", ""] for text in (names[:, 0] + ": " + points[:, 0].astype(str).astype(object) + " pts")]
+    # most accounts have no event: the buying pattern alone, done above; the few others one by one
+    for i in np.flatnonzero((names[:, 1:] != "").any(axis=1)):
+        row_names, row_pts = names[i], points[i]
         items = [(n, p) for n, p in zip(row_names, row_pts) if n and (p != 0 or n == row_names[0])]
         items.sort(key=lambda item: -abs(item[1]))
         if len(items) > 3:
             rest = items[2:]
             items = items[:2] + [(f"{len(rest)} other factors", sum(p for _, p in rest))]
         texts = [f"{name}: {pts} pts" if name == row_names[0] else f"{name}: {pts:+d} pts" for name, pts in items]
-        out.append(texts + [""] * (3 - len(texts)))
+        out[i] = texts + [""] * (3 - len(texts))
     return out
 
 
@@ -125,15 +128,22 @@ def _pattern_words(count: np.ndarray, first: np.ndarray, last: np.ndarray, gap: 
                      ["No orders on record", once.to_numpy(), overdue.to_numpy()], regular.to_numpy())
 
 
-def _event_words(code: str, value: float, latest: float, to_renewal: float, as_of: int, window: int) -> str:
-    if not value:
-        return ""
-    if code == "complaint":
-        return f"{int(value)} complaint{'s' if value != 1 else ''} in {window} days"
-    if code == RENEWAL:
-        return f"Contract renews in {int(to_renewal)} days"
-    label = EVENT_TYPES[code][0]
-    return f"{label} {int(as_of - latest)} days ago" if np.isfinite(latest) else f"{label} (flagged)"
+def _event_words(features: np.ndarray, latest: dict[str, np.ndarray], to_renewal: np.ndarray, as_of: int,
+                 window: int) -> np.ndarray:
+    """Accounts x ``CODES``: each event's words where the account has it ("" elsewhere)."""
+    out = np.full(features.shape, "", dtype=object)
+    for j, code in enumerate(CODES):
+        rows = np.flatnonzero(features[:, j])
+        if code == "complaint":
+            words = [f"{int(v)} complaint{'s' if v != 1 else ''} in {window} days" for v in features[rows, j]]
+        elif code == RENEWAL:
+            words = [f"Contract renews in {int(d)} days" for d in to_renewal[rows]]
+        else:
+            label = EVENT_TYPES[code][0]
+            words = [f"{label} {int(as_of - day)} days ago" if np.isfinite(day) else f"{label} (flagged)"
+                     for day in latest[code][rows]]
+        out[rows, j] = words
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- purchase side
@@ -251,10 +261,12 @@ def _issue_texts(book: Book, ids: pd.Index) -> list[list[str]]:
         pos = ids.get_indexer(frame["account_id"].astype(str))
         row_to_pos = pd.Series(pos, index=frame["source_row"].to_numpy())
         row_to_pos = row_to_pos[~row_to_pos.index.duplicated()]
-        for _, issue in mine.iterrows():
-            p = row_to_pos.get(issue["row"], -1)
-            if p is not None and p >= 0:
-                out[p].append(f"{sheet} row {issue['row']}, {issue['column']}: {issue['value']} {issue['problem']}")
+        where = row_to_pos.reindex(mine["row"].to_numpy()).fillna(-1).to_numpy(dtype=np.int64)
+        texts = (f"{sheet} row " + mine["row"].astype(str) + ", " + mine["column"].astype(str) + ": "
+                 + mine["value"].astype(str) + " " + mine["problem"].astype(str)).to_numpy()
+        for p, text in zip(where, texts):
+            if p >= 0:
+                out[p].append(text)
     return out
 
 
@@ -295,15 +307,8 @@ def score_book(book: Book) -> pd.DataFrame:
     to_renewal = data.days_to_renewal(as_of)
     latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
     pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
-    none = np.full(n, np.nan)
-    latest_by_code = [latest.get(code, none) for code in CODES]
-    names, parts = [], np.column_stack([base, contributions])
-    for i in range(n):
-        row = [pattern[i]]
-        for j, code in enumerate(CODES):
-            row.append(_event_words(code, features[i, j], latest_by_code[j][i], to_renewal[i], as_of, window))
-        names.append(row)
-    drivers = _explain(names, _round_points(parts, risk))
+    names = np.column_stack([pattern.astype(object), _event_words(features, latest, to_renewal, as_of, window)])
+    drivers = _explain(names, _round_points(np.column_stack([base, contributions]), risk))
 
     # lost and not-yet accounts
     lost_days, since = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
