@@ -21,6 +21,7 @@ size of the failure on record (complaints before the loss, a service failure nam
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -75,22 +76,26 @@ def winback_plan(book: Book, scores: pd.DataFrame, tiers: pd.DataFrame) -> pd.Da
 
     end_day = np.where(is_lost & ~np.isnan(lost_day), lost_day, today_day)
     revenue = account_revenue(book, end_days=end_day)
-    tier_by_id = tiers.assign(account_id=tiers["account_id"].astype(str)).drop_duplicates("account_id") \
-        .set_index("account_id")
-    history = _history(book, ids, end_day)
+    tier_by_id = tiers.assign(account_id=tiers["account_id"].astype(str)).drop_duplicates("account_id")
+    # Per-account values as plain lists and dicts, taken once: the loop below touches no pandas object.
+    drivers = _lookup(score_by_id, "drivers")
+    tier_of = _lookup(tier_by_id.set_index("account_id"), "tier")
+    column = {c: _column(accounts, c) for c in ("account_name", "owner", "exec_sponsor", "lost_reason", "segment",
+                                                "nps", "referrals")}
+    since_day = _days(accounts, "customer_since")
+    id_list = ids.tolist()
+    history = _history(book, ids, end_day, chosen)
     rows = []
-    for i in chosen:
-        account = accounts.iloc[i]
+    for i, past in zip(chosen.tolist(), history):
+        account_id = id_list[i]
         facts = {
-            "id": ids.iat[i], "name": _text(account.get("account_name")), "owner": _text(account.get("owner")),
-            "sponsor": _text(account.get("exec_sponsor")), "reason": _text(account.get("lost_reason")),
+            "id": account_id, "name": _text(column["account_name"][i]), "owner": _text(column["owner"][i]),
+            "sponsor": _text(column["exec_sponsor"][i]), "reason": _text(column["lost_reason"][i]),
             "lost": bool(is_lost[i]), "lost_date": _timestamp(lost_day[i]), "band": band[i], "risk": risk[i],
-            "revenue": revenue[i], "drivers": _text(score_by_id["drivers"].get(ids.iat[i]))
-            if "drivers" in score_by_id.columns else "",
-            "tier": _text(tier_by_id["tier"].get(ids.iat[i])) if "tier" in tier_by_id.columns else "",
-            "since": _timestamp(_days(accounts, "customer_since")[i]),
-            "nps": _number(account.get("nps")), "referrals": _number(account.get("referrals")),
-            "segment": _text(account.get("segment")), "end": _timestamp(end_day[i]), **history[i],
+            "revenue": revenue[i], "drivers": _text(drivers.get(account_id)),
+            "tier": _text(tier_of.get(account_id)), "since": _timestamp(since_day[i]),
+            "nps": _number(column["nps"][i]), "referrals": _number(column["referrals"][i]),
+            "segment": _text(column["segment"][i]), "end": _timestamp(end_day[i]), **past,
         }
         rows.append(_plan_row(facts, settings, today))
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)
@@ -113,40 +118,49 @@ def _check_inputs(book: Book, scores: pd.DataFrame, tiers: pd.DataFrame) -> None
 
 # ---- facts from the account's history ---------------------------------------------------------------------------
 
-def _history(book: Book, ids: pd.Series, end_day: np.ndarray) -> list[dict]:
-    """Per account: lifetime orders and spend up to its end, and the relationship events in the window before."""
+def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray) -> list[dict]:
+    """Per chosen account (in ``chosen`` order): lifetime orders and spend up to its end, and the relationship
+    events (in log order) in the window before."""
     n = len(ids)
-    out = [{"orders": np.nan, "spend": np.nan, "complaints": np.nan, "events": []} for _ in range(n)]
-    pos = pd.Series(np.arange(n), index=ids.to_numpy())
-    pos = pos[~pos.index.duplicated()]
+    orders_n, spend = np.full(n, np.nan), np.full(n, np.nan)
+    complaints = np.full(n, np.nan)
+    events_of: dict[int, list[str]] = {}
     orders = book.orders
     if len(orders):
-        where = pos.reindex(orders["account_id"].astype(str).to_numpy()).to_numpy(dtype=float)
-        keep = ~np.isnan(where)
-        at = where[keep].astype(int)
+        at, keep = _positions(orders, ids)
         before = day_numbers(orders["order_date"])[keep] <= end_day[at]
         amounts = pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[keep]
         counts = np.bincount(at[before], minlength=n)
-        spend = np.bincount(at[before], weights=np.nan_to_num(amounts[before]), minlength=n)
-        for i in range(n):
-            out[i]["orders"], out[i]["spend"] = float(counts[i]), float(spend[i]) if counts[i] else np.nan
+        total = np.bincount(at[before], weights=np.nan_to_num(amounts[before]), minlength=n)
+        orders_n = counts.astype(float)
+        spend = np.where(counts > 0, total, np.nan)
     window = book.settings.event_window_days
     events = book.events
     if len(events):
-        where = pos.reindex(events["account_id"].astype(str).to_numpy()).to_numpy(dtype=float)
-        day = day_numbers(events["event_date"])
-        types = events["event_type"].astype(str).to_numpy()
-        for j in np.flatnonzero(~np.isnan(where)):
-            i = int(where[j])
-            if end_day[i] - window <= day[j] <= end_day[i]:
-                out[i]["events"].append(types[j])
-        for i in range(n):
-            out[i]["complaints"] = float(out[i]["events"].count("complaint"))
+        at, keep = _positions(events, ids)
+        day = day_numbers(events["event_date"])[keep]
+        inside = (end_day[at] - window <= day) & (day <= end_day[at])
+        at, types = at[inside], events["event_type"].astype(str).to_numpy()[keep][inside]
+        order = np.argsort(at, kind="stable")  # grouped by account, log order kept within each
+        at, types = at[order], types[order]
+        bounds = np.flatnonzero(np.r_[True, at[1:] != at[:-1]]) if len(at) else np.array([], dtype=int)
+        for lo, hi in zip(bounds.tolist(), np.r_[bounds[1:], len(at)].tolist()):
+            events_of[int(at[lo])] = types[lo:hi].tolist()
+        complaints = np.bincount(at[types == "complaint"], minlength=n).astype(float)
     elif "complaints_90d" in book.accounts.columns:
         complaints = pd.to_numeric(book.accounts["complaints_90d"], errors="coerce").to_numpy(dtype=float)
-        for i in range(n):
-            out[i]["complaints"] = complaints[i]
-    return out
+    return [{"orders": float(orders_n[i]), "spend": float(spend[i]), "complaints": complaints[i],
+             "events": events_of.get(i, [])} for i in chosen.tolist()]
+
+
+def _positions(frame: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's account position in ``ids`` (first one when an id repeats) for the rows whose account is there,
+    and the mask of those rows."""
+    index = pd.Index(ids.to_numpy())
+    first = np.flatnonzero(~index.duplicated())
+    where = index[first].get_indexer(frame["account_id"].astype(str).to_numpy())
+    keep = where >= 0
+    return first[where[keep]], keep
 
 
 def harm_of(reason: str, complaints: float) -> str:
@@ -224,12 +238,12 @@ def _why(f: dict) -> str:
             parts.append("lost date not given: add it in Accounts so old losses drop off")
     elif f["drivers"]:
         parts.append(f["drivers"])
-    counts = pd.Series([e for e in f["events"] if e != "complaint"]).value_counts()
+    counts = Counter(e for e in f["events"] if e != "complaint").most_common()  # most first, ties in log order
     if f["complaints"] == f["complaints"] and f["complaints"] > 0 and (f["lost"] or not f["drivers"]):
         when = "before the loss" if f["lost"] else "recently"
         parts.append(f"{int(f['complaints'])} complaint{'s' if f['complaints'] != 1 else ''} {when}")
     if f["lost"] and len(counts):
-        parts.append("also " + ", ".join(name.replace("_", " ") for name in counts.index))
+        parts.append("also " + ", ".join(name.replace("_", " ") for name, _ in counts))
     return "; ".join(parts)
 
 
@@ -322,6 +336,14 @@ def _headline(f: dict, exogenous: bool, budget: float) -> str:
 
 
 # ---- small helpers ------------------------------------------------------------------------------------------------
+
+def _column(frame: pd.DataFrame, column: str) -> list:
+    return frame[column].to_numpy(dtype=object).tolist() if column in frame.columns else [None] * len(frame)
+
+
+def _lookup(frame: pd.DataFrame, column: str) -> dict:
+    return dict(zip(frame.index, frame[column].to_numpy(dtype=object).tolist())) if column in frame.columns else {}
+
 
 def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
     return day_numbers(frame[column]) if column in frame.columns else np.full(len(frame), np.nan)
