@@ -132,19 +132,22 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | None = None,
                        prior_precision: np.ndarray | float = 1e-6,
-                       start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       start: np.ndarray | None = None,
+                       trials: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Logistic regression by maximum penalised likelihood (Newton's method with step halving).
 
     The penalty ``sum(prior_precision * (coef - prior_mean)^2) / 2`` is a normal prior; returns the coefficients
     and the penalised information matrix ``X' W X + diag(prior_precision)`` (its inverse is their covariance).
     The objective is strictly convex, so Newton converges from any ``start`` (default: the prior mean), in a
-    handful of steps with one ``X' W X`` each."""
+    handful of steps with one ``X' W X`` each. With ``trials`` each row is binomial: ``y`` successes out of
+    ``trials`` (rows with the same covariates pooled give the same fit as the rows one by one)."""
     k = X.shape[1]
     mean = np.zeros(k) if prior_mean is None else np.asarray(prior_mean, float)
     prec = np.broadcast_to(np.asarray(prior_precision, float), (k,))
+    n = np.ones(len(y)) if trials is None else np.asarray(trials, float)
 
     def objective(z, c):
-        return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * np.sum(prec * (c - mean) ** 2))
+        return float(np.sum(n * np.logaddexp(0, z) - y * z) + 0.5 * np.sum(prec * (c - mean) ** 2))
 
     # X in two parts: columns that are mostly zero (event flags) only need the rows where one is set; products
     # and X' W X then touch a fraction of a dense X (the event-learning rows are account-fortnights: 500,000+)
@@ -168,7 +171,7 @@ def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | No
         return out
 
     def information(p):
-        w = p * (1 - p)
+        w = n * p * (1 - p)
         out = np.zeros((k, k))
         out[np.ix_(dense, dense)] = (X_dense * w[:, None]).T @ X_dense
         if len(sparse):
@@ -184,7 +187,7 @@ def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | No
         for _ in range(100):
             p = special.expit(z)
             info = information(p)
-            grad = gradient(p - y, coef)
+            grad = gradient(n * p - y, coef)
             try:
                 step = np.linalg.solve(info, grad)
             except np.linalg.LinAlgError:

@@ -137,7 +137,8 @@ def default_effects(book: Book) -> pd.Series:
 
 
 class _Behaviour:
-    """log1p(days since the last order) and log1p(orders in the 365 days before) per account at rising days t."""
+    """Days since the last order and orders in the 365 days before, per account at rising days t (whole numbers:
+    rows that share them can be pooled; the model takes their logs)."""
 
     def __init__(self, book: Book, ids: pd.Index):
         orders = book.orders
@@ -158,7 +159,7 @@ class _Behaviour:
         lo = int(np.searchsorted(self.day, t - 365, side="right"))
         recent = np.bincount(self.pos[lo:k], minlength=len(self.last))
         since = np.where(np.isfinite(self.last), t - self.last, 3 * 365)
-        return np.column_stack([np.log1p(since), np.log1p(recent)])
+        return np.column_stack([since, recent])
 
 
 def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon: int):
@@ -196,6 +197,21 @@ def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon
     return np.vstack(rows), np.concatenate(ys).astype(float), np.vstack(behaviour)
 
 
+def _pooled(rows: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of whole numbers >= 0 grouped when equal: (index of each group's first row, rows in it, sum of y)."""
+    codes = rows.astype(np.int64)
+    radix = codes.max(axis=0) + 1
+    if np.sum(np.log2(radix.astype(float))) < 62:  # one int64 key per row: a 1-D unique instead of a row sort
+        key = np.zeros(len(codes), dtype=np.int64)
+        for column, base in zip(codes.T, radix):
+            key = key * base + column
+        _, first, group = np.unique(key, return_index=True, return_inverse=True)
+    else:
+        _, first, group = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+    group = group.ravel()
+    return first, np.bincount(group).astype(float), np.bincount(group, weights=y)
+
+
 def learn_effects(book: Book) -> pd.DataFrame:
     """The effects table (``EFFECT_COLUMNS``, one row per event type and the renewal), learned or default."""
     s = book.settings
@@ -219,19 +235,23 @@ def learn_effects(book: Book) -> pd.DataFrame:
     present = X_events.sum(axis=0) > 0
     codes = [c for c, ok in zip(CODES, present) if ok]
     E = X_events[:, present]
-    b = (behaviour - behaviour.mean(axis=0)) / np.maximum(behaviour.std(axis=0), 1e-9)
-    X = np.column_stack([np.ones(len(y)), b, E])
+    logs = np.log1p(behaviour)
+    b = (logs - logs.mean(axis=0)) / np.maximum(logs.std(axis=0), 1e-9)
+    # identical rows pooled into one binomial row (the same likelihood, a fraction of the rows)
+    first, trials, y = _pooled(np.column_stack([E, behaviour]), y)
+    X = np.column_stack([np.ones(len(y)), b[first], E[first]])
     k0 = X.shape[1] - E.shape[1]
-    rate = y.mean()
+    rate = y.sum() / trials.sum()
     p_h = 1 - (1 - rate) ** (horizon / PERIOD_DAYS)  # break-up probability over the horizon
     tau = max(float(s.effect_shrinkage), 0.0) * p_h * (1 - p_h)
     mean = np.r_[np.zeros(k0), prior.reindex(codes).to_numpy()]
     prec = np.r_[np.full(k0, 1e-6), np.full(len(codes), max(tau, 1e-6))]
     start = mean.copy()
     start[0] = np.log(rate / (1 - rate))  # the intercept at the break-up rate: Newton then needs fewer steps
-    coef, info = penalised_logistic(X, y, mean, prec, start=start)
+    coef, info = penalised_logistic(X, y, mean, prec, start=start, trials=trials)
     se = np.sqrt(np.clip(np.diag(np.linalg.pinv(info)), 0, None))[k0:]
-    raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)], start=coef)
+    raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)], start=coef,
+                                       trials=trials)
     raw_se = np.sqrt(np.clip(np.diag(np.linalg.pinv(raw_info)), 0, None))[k0:]
     with np.errstate(divide="ignore", invalid="ignore"):
         p_raw = 2 * special.ndtr(-np.abs(raw[k0:] / raw_se))
