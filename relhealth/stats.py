@@ -190,13 +190,50 @@ def _column_days(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.full(len(frame), np.nan)
 
 
-def _first_per_account(book: Book, frame: pd.DataFrame, date_column: str) -> np.ndarray:
-    """Earliest date per account (aligned to book.accounts), NaN when the account has none."""
+def account_positions(book: Book, frame: pd.DataFrame) -> np.ndarray:
+    """Each row's account as a position in book.accounts (the first row when an id repeats; -1 when the account is
+    not in the book), matched by ``account_id`` as text. Lets per-account sums run on integers, not on ids."""
+    return _positions(book.accounts["account_id"].astype(str).to_numpy(), frame["account_id"].astype(str).to_numpy())
+
+
+def _positions(ids: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
+    # Factorising the many row ids and matching only the distinct ones is several times cheaper than a lookup per row.
+    codes, uniques = pd.factorize(row_ids, use_na_sentinel=False)
+    index = pd.Index(ids)
+    first = np.flatnonzero(~index.duplicated())
+    where = index[first].get_indexer(uniques)
+    return np.where(where >= 0, first[np.maximum(where, 0)], -1)[codes] if len(first) else np.full(len(codes), -1)
+
+
+def _same_account(ids: np.ndarray) -> np.ndarray:
+    """Per account row, the first row with the same id (what an id-keyed lookup gives every copy)."""
+    index = pd.Index(ids)
+    first = np.flatnonzero(~index.duplicated())
+    return first[index[first].get_indexer(index)]
+
+
+def _first_per_account(book: Book, frame: pd.DataFrame, date_column: str, wanted: np.ndarray | None = None
+                       ) -> np.ndarray:
+    """Earliest date per account (aligned to book.accounts), NaN when the account has none (or is not ``wanted``)."""
+    n = len(book.accounts)
     if not len(frame):
-        return np.full(len(book.accounts), np.nan)
-    days = pd.Series(day_numbers(frame[date_column]), index=frame["account_id"].astype(str).to_numpy())
-    first = days.groupby(level=0).min()
-    return first.reindex(book.accounts["account_id"].astype(str).to_numpy()).to_numpy(dtype=float)
+        return np.full(n, np.nan)
+    at = account_positions(book, frame)
+    same = _same_account(book.accounts["account_id"].astype(str).to_numpy())
+    keep = at >= 0
+    if wanted is not None:
+        keep &= _any_copy(same, wanted)[at]
+    first = pd.Series(day_numbers(frame[date_column])[keep]).groupby(at[keep]).min()
+    out = np.full(n, np.nan)
+    out[first.index.to_numpy()] = first.to_numpy(dtype=float)
+    return out[same]
+
+
+def _any_copy(same: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Per first row of an id: whether ``mask`` holds for any row with that id."""
+    out = np.zeros(len(same), bool)
+    out[same[mask]] = True
+    return out
 
 
 def records_start(book: Book, start: np.ndarray, lost_day: np.ndarray) -> float:
@@ -236,9 +273,12 @@ def at_risk_spans(book: Book) -> pd.DataFrame:
     accounts = book.accounts
     today = as_of_day(book)
     start = _column_days(accounts, "customer_since")
-    for fallback in (_column_days(accounts, "first_order"), _first_per_account(book, book.orders, "order_date"),
-                     _first_per_account(book, book.events, "event_date")):
-        start = np.where(np.isnan(start), fallback, start)
+    fallbacks = (lambda: _column_days(accounts, "first_order"),
+                 lambda: _first_per_account(book, book.orders, "order_date", np.isnan(start)),
+                 lambda: _first_per_account(book, book.events, "event_date", np.isnan(start)))
+    for fallback in fallbacks:
+        if np.isnan(start).any():  # a fallback fills only missing starts: skip it when none is missing
+            start = np.where(np.isnan(start), fallback(), start)
     lost_day = _column_days(accounts, "lost_date")
     lost_day = np.where(lost_day <= today, lost_day, np.nan)
     lost = np.isfinite(lost_day)
@@ -288,14 +328,16 @@ def account_revenue(book: Book, end_days: np.ndarray | None = None) -> np.ndarra
     if np.isnan(revenue).any() and len(orders) and "amount" in orders.columns:
         ids = accounts["account_id"].astype(str).to_numpy()
         ends = np.full(len(accounts), as_of_day(book)) if end_days is None else np.asarray(end_days, float)
-        end_by_id = pd.Series(ends, index=ids)
-        end_by_id = end_by_id[~end_by_id.index.duplicated()]
-        order_ids = orders["account_id"].astype(str).to_numpy()
+        same = _same_account(ids)
+        at = account_positions(book, orders)
+        # only the orders of accounts still without a revenue figure, in the 365 days up to the account's end
         order_day = day_numbers(orders["order_date"])
-        order_end = end_by_id.reindex(order_ids).to_numpy(dtype=float)
-        inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS)
-        amounts = pd.Series(pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[inside],
-                            index=order_ids[inside])
-        summed = amounts.groupby(level=0).sum(min_count=1).reindex(ids).to_numpy(dtype=float)
-        revenue = np.where(np.isnan(revenue), summed, revenue)
+        order_end = np.where(at >= 0, ends[np.maximum(at, 0)], np.nan)
+        needed = _any_copy(same, np.isnan(revenue))[at]
+        inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS) & needed
+        amounts = pd.Series(pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[inside])
+        sums = amounts.groupby(at[inside]).sum(min_count=1)
+        summed = np.full(len(accounts), np.nan)
+        summed[sums.index.to_numpy()] = sums.to_numpy(dtype=float)
+        revenue = np.where(np.isnan(revenue), summed[same], revenue)
     return revenue
