@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from .book import Book
 from .schema import is_exogenous, normalise_header
-from .stats import account_revenue, day_numbers
+from .stats import account_positions, account_revenue, day_numbers
 
 PLAN_COLUMNS = ["account_id", "account_name", "owner", "kind", "band", "revenue_at_stake", "lost_date", "risk",
                 "why", "cause", "who_calls", "eat_crow", "make_good", "make_good_budget", "harm", "resell",
@@ -86,16 +87,17 @@ def winback_plan(book: Book, scores: pd.DataFrame, tiers: pd.DataFrame) -> pd.Da
     id_list = ids.tolist()
     history = _history(book, ids, end_day, chosen)
     rows = []
-    for i, past in zip(chosen.tolist(), history):
+    lost_at, since_at, end_at = (_timestamps(days[chosen]) for days in (lost_day, since_day, end_day))
+    for k, (i, past) in enumerate(zip(chosen.tolist(), history)):
         account_id = id_list[i]
         facts = {
             "id": account_id, "name": _text(column["account_name"][i]), "owner": _text(column["owner"][i]),
             "sponsor": _text(column["exec_sponsor"][i]), "reason": _text(column["lost_reason"][i]),
-            "lost": bool(is_lost[i]), "lost_date": _timestamp(lost_day[i]), "band": band[i], "risk": risk[i],
+            "lost": bool(is_lost[i]), "lost_date": lost_at[k], "band": band[i], "risk": risk[i],
             "revenue": revenue[i], "drivers": _text(drivers.get(account_id)),
-            "tier": _text(tier_of.get(account_id)), "since": _timestamp(since_day[i]),
+            "tier": _text(tier_of.get(account_id)), "since": since_at[k],
             "nps": _number(column["nps"][i]), "referrals": _number(column["referrals"][i]),
-            "segment": _text(column["segment"][i]), "end": _timestamp(end_day[i]), **past,
+            "segment": _text(column["segment"][i]), "end": end_at[k], **past,
         }
         rows.append(_plan_row(facts, settings, today))
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)
@@ -127,7 +129,9 @@ def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray
     events_of: dict[int, list[str]] = {}
     orders = book.orders
     if len(orders):
-        at, keep = _positions(orders, ids)
+        at = account_positions(book, orders)
+        keep = at >= 0
+        at = at[keep]
         before = day_numbers(orders["order_date"])[keep] <= end_day[at]
         amounts = pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[keep]
         counts = np.bincount(at[before], minlength=n)
@@ -137,15 +141,18 @@ def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray
     window = book.settings.event_window_days
     events = book.events
     if len(events):
-        at, keep = _positions(events, ids)
+        at = account_positions(book, events)
+        keep = at >= 0
+        at = at[keep]
         day = day_numbers(events["event_date"])[keep]
         inside = (end_day[at] - window <= day) & (day <= end_day[at])
         at, types = at[inside], events["event_type"].astype(str).to_numpy()[keep][inside]
         order = np.argsort(at, kind="stable")  # grouped by account, log order kept within each
         at, types = at[order], types[order]
         bounds = np.flatnonzero(np.r_[True, at[1:] != at[:-1]]) if len(at) else np.array([], dtype=int)
+        at_list, type_list = at.tolist(), types.tolist()
         for lo, hi in zip(bounds.tolist(), np.r_[bounds[1:], len(at)].tolist()):
-            events_of[int(at[lo])] = types[lo:hi].tolist()
+            events_of[at_list[lo]] = type_list[lo:hi]
         complaints = np.bincount(at[types == "complaint"], minlength=n).astype(float)
     elif "complaints_90d" in book.accounts.columns:
         complaints = pd.to_numeric(book.accounts["complaints_90d"], errors="coerce").to_numpy(dtype=float)
@@ -153,26 +160,36 @@ def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray
              "events": events_of.get(i, [])} for i in chosen.tolist()]
 
 
-def _positions(frame: pd.DataFrame, ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's account position in ``ids`` (first one when an id repeats) for the rows whose account is there,
-    and the mask of those rows."""
-    index = pd.Index(ids.to_numpy())
-    first = np.flatnonzero(~index.duplicated())
-    where = index[first].get_indexer(frame["account_id"].astype(str).to_numpy())
-    keep = where >= 0
-    return first[where[keep]], keep
-
-
 def harm_of(reason: str, complaints: float) -> str:
     """Size of our failure: 'major', 'moderate', 'none on record' (or 'exogenous' when nobody's fault of ours)."""
-    key = normalise_header(reason)
-    if reason and is_exogenous(reason):
+    exogenous, major, service = _reason_words(reason)
+    if exogenous:
         return "exogenous"
-    if (complaints == complaints and complaints >= MAJOR_COMPLAINTS) or any(w in key for w in _MAJOR_WORDS):
+    if (complaints == complaints and complaints >= MAJOR_COMPLAINTS) or major:
         return "major"
-    if (complaints == complaints and complaints >= 1) or any(re.search(rf"\b{w}", key) for w in _SERVICE_WORDS):
+    if (complaints == complaints and complaints >= 1) or service:
         return "moderate"
     return "none on record"
+
+
+_SERVICE_AT_WORD_START = re.compile(r"\b(?:" + "|".join(map(re.escape, _SERVICE_WORDS)) + ")")
+
+
+@lru_cache(maxsize=4096)
+def _reason_words(reason: str) -> tuple[bool, bool, bool]:
+    """(exogenous, names a major failure, names a service failure) for a stated reason; a book repeats a few
+    reasons many times, so each is read once."""
+    key = normalise_header(reason)
+    return (bool(reason) and _is_exogenous(reason), any(w in key for w in _MAJOR_WORDS),
+            _SERVICE_AT_WORD_START.search(key) is not None)
+
+
+_is_exogenous = lru_cache(maxsize=4096)(is_exogenous)
+
+
+@lru_cache(maxsize=64)
+def _span(days: int) -> pd.Timedelta:
+    return pd.Timedelta(days=days)
 
 
 def make_good_budget(revenue: float, harm: str, share: float) -> float:
@@ -192,7 +209,7 @@ def _round_money(value: float) -> float:
 # ---- the plays ----------------------------------------------------------------------------------------------------
 
 def _plan_row(f: dict, settings, today: pd.Timestamp) -> dict:
-    exogenous = (f["lost"] and is_exogenous(f["reason"])) or (not f["lost"] and "merger" in f["events"])
+    exogenous = (f["lost"] and _is_exogenous(f["reason"])) or (not f["lost"] and "merger" in f["events"])
     harm = "exogenous" if exogenous else harm_of(f["reason"] if f["lost"] else "", f["complaints"])
     budget = make_good_budget(f["revenue"], harm, settings.make_good_share)
     if not f["lost"] and harm == "none on record":
@@ -200,7 +217,7 @@ def _plan_row(f: dict, settings, today: pd.Timestamp) -> dict:
     caller = _who_calls(f, exogenous)
     first = _first_touch(f, settings, today)
     cadence = settings.reminder_cadence_days
-    later = [first + pd.Timedelta(days=cadence * k) for k in (1, 2)]
+    later = [first + _span(cadence * k) for k in (1, 2)]
     reminders = (f"Every {cadence} days after the first touch (next {_d(later[0])}, {_d(later[1])}): "
                  "send something useful to them (news, an idea, an introduction), meet other people at the account; "
                  "no pushing.")
@@ -316,9 +333,9 @@ def _post_mortem(f: dict, exogenous: bool) -> str:
 
 
 def _first_touch(f: dict, settings, today: pd.Timestamp) -> pd.Timestamp:
-    space = pd.Timedelta(days=settings.first_touch_days)
+    space = _span(settings.first_touch_days)
     if not f["lost"]:
-        return today if f["band"] == "Critical" else today + pd.Timedelta(days=min(2, settings.first_touch_days))
+        return today if f["band"] == "Critical" else today + _span(min(2, settings.first_touch_days))
     if f["lost_date"] is None:
         return today + space
     return max(f["lost_date"] + space, today)
@@ -342,7 +359,9 @@ def _column(frame: pd.DataFrame, column: str) -> list:
 
 
 def _lookup(frame: pd.DataFrame, column: str) -> dict:
-    return dict(zip(frame.index, frame[column].to_numpy(dtype=object).tolist())) if column in frame.columns else {}
+    if column not in frame.columns:
+        return {}
+    return dict(zip(frame.index.to_numpy(dtype=object).tolist(), frame[column].to_numpy(dtype=object).tolist()))
 
 
 def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
@@ -351,6 +370,13 @@ def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def _timestamp(day: float) -> pd.Timestamp | None:
     return None if not np.isfinite(day) else pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(day))
+
+
+def _timestamps(days: np.ndarray) -> list:
+    """``_timestamp`` of each day, converted in one go."""
+    finite = np.isfinite(days)
+    stamps = pd.Timestamp("1970-01-01") + pd.to_timedelta(np.where(finite, days, 0).astype("int64"), unit="D")
+    return [stamp if ok else None for stamp, ok in zip(stamps, finite.tolist())]
 
 
 def _text(value: object) -> str:
