@@ -153,91 +153,109 @@ def _sheet_data(raw: bytes) -> str:
     return data
 
 
-_TOKEN = re.compile(r'<row\b([^>]*?)(/?)>|<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*(?:/>|>(.*?)</c>)|(<c\b)',
-                    re.S)
+# One token per row start or cell. A cell's value is captured directly in the two shapes nearly every cell has
+# (``<v>text</v>``, ``<is><t>text</t></is>``; the latter with its "</t>" so an empty text still shows it matched);
+# anything else in a cell comes whole in the last content group.
+_TOKEN = re.compile(r'<row\b(?: r="(\d+)")?([^>]*?)(/?)>'
+                    r'|<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*'
+                    r'(?:/>|><v>([^<]+)</v></c>|><is><t>([^<]*</t>)</is></c>|>(.*?)</c>)'
+                    r'|(<c\b)', re.S)
 
 
 def _usual_rows(data: str, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
     """The sheet data most writers produce (every cell ``<c r=".." s=".." t="..">`` in that order, a ``<v>`` or
-    a plain inline string) in one scan; raises ``Unusual`` for anything else (then openpyxl reads the workbook)."""
+    a plain inline string) in one scan; raises ``Unusual`` for anything else (then openpyxl reads the workbook).
+
+    A row's values are appended as its cells come (the usual case: columns in order); a cell left of the last one
+    is placed as openpyxl places it (the row is as wide as its last cell, a later cell overwrites)."""
     from openpyxl.utils.datetime import from_excel
 
     rows: list = []
     columns: dict = {}
-    dates: dict = {}
-    last = 0
-    cells: list | None = None
-    index = 0
+    kinds: dict = {}  # style index text -> None (not a date) or whether it is a duration format
+    dates: dict = {}  # (number text, duration?) -> the datetime, timedelta or time
+    values: list | None = None
+    index = last_col = 0
 
     def close_row():
         while len(rows) + 1 < index:
             rows.append([])
         if len(rows) + 1 <= index:
-            if not cells:
-                rows.append(())
-            else:
-                width = cells[-1][0]
-                values = [None] * width
-                for col, value in cells:
-                    if 1 <= col <= width:
-                        values[col - 1] = value
-                rows.append(tuple(values))
+            rows.append(tuple(values) if last_col == len(values) else tuple(values[:last_col]))
 
-    for row_attrs, empty, letters, style, data_type, content, odd in _TOKEN.findall(data):
+    for r, row_attrs, empty, letters, style, data_type, v, plain, content, odd in _TOKEN.findall(data):
+        if letters:
+            if values is None:
+                raise Unusual("cell outside a row")
+            column = columns.get(letters) or _column(letters, columns)
+            if v:
+                if "&" in v or "\r" in v:
+                    v = _unescape(v)
+            elif plain:
+                v = None
+            elif content:
+                found = _V.search(content) if data_type != "inlineStr" else None
+                v = _unescape(found.group(1)) if found is not None and found.group(1) else None
+            else:
+                v = None
+            if data_type == "inlineStr":
+                if plain:
+                    value = _unescape(plain[:-4]) if "&" in plain or "\r" in plain else plain[:-4]
+                else:
+                    value = _inline(content)
+            elif not v:
+                value = None
+            elif not data_type or data_type == "n":
+                if style:
+                    kind = kinds.get(style, 0)
+                    if kind == 0:
+                        kind = kinds[style] = (int(style) in timedelta_styles) if int(style) in date_styles else None
+                    if kind is not None:
+                        key = (v, kind)
+                        value = dates.get(key)
+                        if value is None:
+                            number = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                            try:
+                                value = from_excel(number, epoch, timedelta=kind)
+                            except (OverflowError, ValueError):
+                                value = "#VALUE!"
+                            dates[key] = value
+                    else:
+                        value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+                else:
+                    value = float(v) if ("." in v or "E" in v or "e" in v) else int(v)
+            elif data_type == "s":
+                value = strings[int(v)]
+            elif data_type == "b":
+                value = bool(int(v))
+            elif data_type == "d":
+                from openpyxl.utils.datetime import from_ISO8601
+                value = from_ISO8601(v)
+            else:
+                value = v
+            n = len(values)
+            if column == n + 1:
+                values.append(value)
+            elif column > n:
+                values.extend([None] * (column - n - 1))
+                values.append(value)
+            else:
+                values[column - 1] = value
+            last_col = column
+            continue
         if odd:
             raise Unusual("cell attributes")
-        if not letters:  # a row starts
-            if cells is not None:
-                close_row()
+        if values is not None:
+            close_row()
+        if not r:
             r = _attrs(row_attrs).get("r")
             if r is None or not r.isdigit():
                 raise Unusual("row number")
-            index = last = int(r)
-            cells = []
-            if empty:
-                close_row()
-                cells = None
-            continue
-        if cells is None:
-            raise Unusual("cell outside a row")
-        column = columns.get(letters) or _column(letters, columns)
-        if data_type == "inlineStr":
-            if content.startswith("<is><t>") and content.endswith("</t></is>") and content.count("<") == 4:
-                value = _unescape(content[7:-9])
-            else:
-                value = _inline(content)
-            cells.append((column, value))
-            continue
-        if content.startswith("<v>") and content.endswith("</v>") and content.count("<") == 2:
-            value = content[3:-4]
-            if "&" in value or "\r" in value:
-                value = _unescape(value)
-        elif content:
-            v = _V.search(content)
-            value = _unescape(v.group(1)) if v is not None and v.group(1) else None
-        else:
-            value = None
-        if not value:
-            value = None
-        elif not data_type or data_type == "n":
-            value = float(value) if ("." in value or "E" in value or "e" in value) else int(value)
-            if style and int(style) in date_styles:
-                key = (value, int(style) in timedelta_styles)
-                if key not in dates:
-                    try:
-                        dates[key] = from_excel(value, epoch, timedelta=key[1])
-                    except (OverflowError, ValueError):
-                        dates[key] = "#VALUE!"
-                value = dates[key]
-        elif data_type == "s":
-            value = strings[int(value)]
-        elif data_type == "b":
-            value = bool(int(value))
-        elif data_type == "d":
-            from openpyxl.utils.datetime import from_ISO8601
-            value = from_ISO8601(value)
-        cells.append((column, value))
-    if cells is not None:
+        index = int(r)
+        values, last_col = [], 0
+        if empty:
+            close_row()
+            values = None
+    if values is not None:
         close_row()
-    del last
     return rows
