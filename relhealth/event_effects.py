@@ -205,15 +205,20 @@ def _pooled(rows: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
         key = np.zeros(len(codes), dtype=np.int64)
         for column, base in zip(codes.T, radix):
             key = key * base + column
-        _, first, group = np.unique(key, return_index=True, return_inverse=True)
+        group, uniques = pd.factorize(key)  # hashing: no sort
+        first = np.empty(len(uniques), dtype=np.int64)
+        first[group[::-1]] = np.arange(len(group) - 1, -1, -1)  # the last write per group is its first row
     else:
         _, first, group = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-    group = group.ravel()
+        group = group.ravel()
     return first, np.bincount(group).astype(float), np.bincount(group, weights=y)
 
 
-def learn_effects(book: Book) -> pd.DataFrame:
-    """The effects table (``EFFECT_COLUMNS``, one row per event type and the renewal), learned or default."""
+def learn_effects(book: Book, p_values: bool = True) -> pd.DataFrame:
+    """The effects table (``EFFECT_COLUMNS``, one row per event type and the renewal), learned or default.
+
+    ``p_values=False`` leaves ``p_value`` blank and skips the unpenalised fit that only the p-values need (scoring
+    uses the odds ratios alone)."""
     s = book.settings
     as_of = day_of(s.today())
     window, horizon = int(s.event_window_days), int(s.horizon_days)
@@ -250,12 +255,14 @@ def learn_effects(book: Book) -> pd.DataFrame:
     start[0] = np.log(rate / (1 - rate))  # the intercept at the break-up rate: Newton then needs fewer steps
     coef, info = penalised_logistic(X, y, mean, prec, start=start, trials=trials)
     se = np.sqrt(np.clip(np.diag(np.linalg.pinv(info)), 0, None))[k0:]
-    raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)], start=coef,
-                                       trials=trials)
-    raw_se = np.sqrt(np.clip(np.diag(np.linalg.pinv(raw_info)), 0, None))[k0:]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_raw = 2 * special.ndtr(-np.abs(raw[k0:] / raw_se))
-    p_adj = benjamini_hochberg(p_raw)
+    p_adj = np.full(len(codes), np.nan)
+    if p_values:
+        raw, raw_info = penalised_logistic(X, y, None, np.r_[np.full(k0, 1e-6), np.full(len(codes), 1e-4)],
+                                           start=coef, trials=trials)
+        raw_se = np.sqrt(np.clip(np.diag(np.linalg.pinv(raw_info)), 0, None))[k0:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_raw = 2 * special.ndtr(-np.abs(raw[k0:] / raw_se))
+        p_adj = benjamini_hochberg(p_raw)
     at = table.set_index("event_type")
     for j, code in enumerate(codes):
         beta = coef[k0 + j]

@@ -293,7 +293,7 @@ def score_book(book: Book) -> pd.DataFrame:
         issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
 
     # events and renewal on the odds
-    effects = learn_effects(book).set_index("event_type")["odds_ratio"].reindex(list(CODES)).fillna(1.0)
+    effects = learn_effects(book, p_values=False).set_index("event_type")["odds_ratio"].reindex(list(CODES)).fillna(1.0)
     data = EventData(book)
     window, horizon = int(s.event_window_days), int(s.horizon_days)
     features = data.features(as_of, window, horizon)
