@@ -66,17 +66,81 @@ def _parse_formats(s: pd.Series, formats: tuple[str, ...], out: np.ndarray, todo
         todo[where] = False
 
 
-def _decide_order(s: pd.Series, todo: np.ndarray, weights: np.ndarray) -> str:
-    """Month-first or day-first, from the column's own values: a first part above 12 means day-first."""
+def _order_votes(s: pd.Series, todo: np.ndarray, weights: np.ndarray) -> tuple[int, int]:
+    """Rows that read only month-first, only day-first (a first part above 12 means day-first)."""
     def parses(fmts: tuple[str, ...]) -> np.ndarray:
         got = np.zeros(len(s), dtype=bool)
         for fmt in fmts:
             got |= pd.to_datetime(s.where(todo, ""), format=fmt, errors="coerce").notna().to_numpy()
         return got & todo
 
+    if not todo.any():
+        return 0, 0
     mdy, dmy = parses(_ORDER_FORMATS["MDY"]), parses(_ORDER_FORMATS["DMY"])
-    only_m, only_d = weights[mdy & ~dmy].sum(), weights[dmy & ~mdy].sum()
-    return "DMY" if only_d > only_m else "MDY"
+    return weights[mdy & ~dmy].sum(), weights[dmy & ~mdy].sum()
+
+
+# The two forms most cells hold, read by splitting into numbers: "3/14/2025" (either order) and "2025-03-14".
+# Digits are spelled [0-9] because \d also takes other scripts' digits, which the formats below handle.
+_PLAIN = re.compile(r"([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})|([0-9]{4}-[0-9]{2}-[0-9]{2})")
+_PLAIN_YEARS = (1900, 2199)   # within these every reading is plausible, so no later check can differ
+
+
+def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(datetime64[ns], exists): the calendar day for each triple, where it exists."""
+    ok = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    months = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
+    ok &= days.astype("datetime64[M]") == months          # 2/30 rolls into March: no such day
+    return days.astype("datetime64[ns]"), ok
+
+
+class _Plain:
+    """The plain texts among ``todo``: ISO days read outright; "m/d/yyyy" both ways, for the column to choose."""
+
+    def __init__(self, texts: np.ndarray, todo: np.ndarray, out: np.ndarray, slashed: bool):
+        n = len(texts)
+        self.iso, self.slash = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        idx = np.flatnonzero(todo)
+        match = _PLAIN.fullmatch
+        form = np.fromiter(((m.lastindex if (m := match(t)) else 0) for t in texts[idx]), dtype=np.int8,
+                           count=len(idx))
+        idx = idx[form > 0]
+        form = form[form > 0]
+        if not len(idx):
+            return
+        parts = np.array("/".join(texts[idx]).replace("-", "/").split("/")).astype(np.int64).reshape(-1, 3)
+        iso = form == 2
+        year = np.where(iso, parts[:, 0], parts[:, 2])
+        in_years = (year >= _PLAIN_YEARS[0]) & (year <= _PLAIN_YEARS[1])
+        day, ok = _days(year, parts[:, 1], parts[:, 2])
+        take = iso & in_years & ok            # an ISO text that is no day is left to the slower readers
+        out[idx[take]] = day[take]
+        self.iso[idx[take]] = True
+        if slashed:
+            take = ~iso & in_years
+            self.slash[idx[take]] = True
+            self.mdy = np.full(n, NAT)
+            self.dmy = np.full(n, NAT)
+            mdy, mdy_ok = _days(year, parts[:, 0], parts[:, 1])
+            dmy, dmy_ok = _days(year, parts[:, 1], parts[:, 0])
+            self.mdy[idx[take & mdy_ok]] = mdy[take & mdy_ok]
+            self.dmy[idx[take & dmy_ok]] = dmy[take & dmy_ok]
+
+    def votes(self, weights: np.ndarray) -> tuple[int, int]:
+        if not self.slash.any():
+            return 0, 0
+        mdy, dmy = ~np.isnat(self.mdy) & self.slash, ~np.isnat(self.dmy) & self.slash
+        return weights[mdy & ~dmy].sum(), weights[dmy & ~mdy].sum()
+
+    def read(self, used: str, out: np.ndarray, problems: np.ndarray) -> None:
+        """Each slashed text in the column's order; one that only reads the other way says so."""
+        if not self.slash.any():
+            return
+        got, other = (self.mdy, self.dmy) if used == "MDY" else (self.dmy, self.mdy)
+        good = self.slash & ~np.isnat(got)
+        out[good] = got[good]
+        problems[self.slash & ~good & ~np.isnat(other)] = f"is not a date in this column's order ({ORDER_WORDS[used]})"
 
 
 def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
@@ -85,11 +149,15 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
 
     ``weights`` counts the rows holding each text (the column's majority decides an ambiguous order);
     ``readable`` is False for texts that stand for nothing ("n/a"): they stay missing without a problem."""
+    texts = np.asarray(texts, dtype=object)
     raw = pd.Series(texts, dtype=object)
     out = np.full(len(raw), NAT)
     problems = np.full(len(raw), None, dtype=object)
     todo = np.asarray(readable, dtype=bool).copy()
-    iso = todo & raw.str.match(r"\d{4}-\d{1,2}-\d{1,2}").to_numpy()    # 2025-03-15, 2025-03-15T10:30:00Z
+    used = order.upper() if order and order.lower() != "auto" else ""
+    plain = _Plain(texts, todo, out, slashed=used != "YMD")   # YMD reads "3/14/2025" its own way, below
+    todo &= ~plain.iso & ~plain.slash
+    iso = _where(raw, todo, lambda t: t.str.match(r"\d{4}-\d{1,2}-\d{1,2}"))  # 2025-03-15T10:30:00Z
     if iso.any():  # the day as written: a time and its zone are dropped, not converted
         day = raw[iso].str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$")[0]
         out[iso] = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
@@ -98,14 +166,19 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
     is_number = todo & ~np.isnan(numbers)
     out[is_number] = serials(numbers[is_number])
     todo &= ~is_number
-    used = order.upper() if order and order.lower() != "auto" else ""
-    if not todo.any():
-        return out, _date_problems(out, iso | is_number, problems), used
-    s = _normalise_date_text(raw)
+    checked = iso | is_number | plain.iso | plain.slash
+    if not todo.any() and not plain.slash.any():
+        return out, _date_problems(out, checked, problems), used
+    s = pd.Series("", index=raw.index, dtype=object)
+    if todo.any():          # only what no plain form read is cleaned up
+        s[todo] = _normalise_date_text(raw[todo])
     _parse_formats(s, _YMD_FORMATS, out, todo)
-    numeric = todo & s.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}").to_numpy()
-    if numeric.any():
-        used = used or _decide_order(s, numeric, weights)
+    numeric = _where(s, todo, lambda t: t.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}"))
+    if numeric.any() or plain.slash.any():
+        if not used:
+            votes = np.add(_order_votes(s, numeric, weights), plain.votes(weights))
+            used = "DMY" if votes[1] > votes[0] else "MDY"
+        plain.read(used, out, problems)
         formats = _ORDER_FORMATS[used] if used != "YMD" else _ORDER_FORMATS["YMD"] + _ORDER_FORMATS["MDY"]
         _parse_formats(s, formats, out, todo)
         other = "DMY" if used == "MDY" else "MDY"
@@ -119,7 +192,15 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
     _parse_formats(s, _NAMED_FORMATS, out, todo)
     for i in np.flatnonzero(todo):               # slow path: the few texts no vectorised format read
         out[i] = _one_date(str(texts[i]))
-    return out, _date_problems(out, todo | iso | is_number, problems), used
+    return out, _date_problems(out, todo | checked, problems), used
+
+
+def _where(s: pd.Series, todo: np.ndarray, test) -> np.ndarray:
+    """``test`` (a vectorised string match) on the ``todo`` texts only; False elsewhere."""
+    hit = np.zeros(len(s), dtype=bool)
+    if todo.any():
+        hit[todo] = test(s[todo]).to_numpy(dtype=bool)
+    return hit
 
 
 _FALLBACK_FORMATS = ("%Y%m%d", "%d.%m.%Y", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "%Y %b %d", "%Y %B %d",
