@@ -17,7 +17,9 @@ Contract shared by every layer (the reader builds it; everything else only reads
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 from .settings import Settings
@@ -48,12 +50,43 @@ class Book:
     settings: Settings = field(default_factory=Settings)
     issues: pd.DataFrame = field(default_factory=empty_issues)
 
+    # Where each log row's account sits in ``accounts``, and its day: several analyses need them for the same
+    # book; worked out once per book (a Book's frames are read, never changed, once it is built).
+    @cached_property
+    def order_positions(self) -> np.ndarray:
+        """Each order's account as a row position in ``accounts`` (-1 when the account is not in the book)."""
+        return positions_in(self.accounts, self.orders)
+
+    @cached_property
+    def order_days(self) -> np.ndarray:
+        """Each order's date as days since 1970-01-01 (float, NaN when missing)."""
+        from .event_effects import day_numbers
+
+        return day_numbers(self.orders["order_date"])
+
+    @cached_property
+    def event_positions(self) -> np.ndarray:
+        return positions_in(self.accounts, self.events)
+
     @property
     def shape_name(self) -> str:
         """'accounts only', 'accounts + orders' or 'accounts + orders + events' (issue shapes a, b, c)."""
         parts = ["accounts"] + [name for name, frame in (("orders", self.orders), ("events", self.events))
                                 if len(frame)]
         return " + ".join(parts) if len(parts) > 1 else "accounts only"
+
+
+def positions_in(accounts: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
+    """Each row of ``frame`` as the position of its ``account_id`` (as text) in ``accounts`` (the first row when an
+    id repeats; -1 when it is not there). The many row ids are factorised and only the distinct ones matched:
+    several times cheaper than a lookup per row."""
+    codes, uniques = pd.factorize(frame["account_id"].astype(str).to_numpy(), use_na_sentinel=False)
+    index = pd.Index(accounts["account_id"].astype(str).to_numpy())
+    first = np.flatnonzero(~index.duplicated())
+    if not len(first):
+        return np.full(len(codes), -1)
+    where = index[first].get_indexer(uniques)
+    return np.where(where >= 0, first[np.maximum(where, 0)], -1)[codes]
 
 
 class BookError(ValueError):

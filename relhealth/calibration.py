@@ -60,6 +60,12 @@ class History:
         keep = (code >= 0) & (day > np.iinfo(np.int64).min)
         return cls(code[keep].astype(np.int64), day[keep], len(customers))
 
+    @classmethod
+    def from_positions(cls, code: np.ndarray, day: np.ndarray, n_customers: int) -> "History":
+        """Purchases given as customer positions (-1: not a customer, dropped) and day numbers (NaN: dropped)."""
+        keep = (code >= 0) & np.isfinite(day)
+        return cls(code[keep].astype(np.int64), day[keep].astype(np.int64), n_customers)
+
 
 @dataclass(frozen=True)
 class Summary:

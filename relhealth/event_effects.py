@@ -59,10 +59,9 @@ class EventData:
 
     def __init__(self, book: Book):
         accounts = book.accounts
-        ids = pd.Index(accounts["account_id"].astype(str))
         self.n = len(accounts)
         ev = book.events
-        pos = ids.get_indexer(ev["account_id"].astype(str)) if len(ev) else np.array([], dtype=int)
+        pos = book.event_positions if len(ev) else np.array([], dtype=int)
         day = day_numbers(ev["event_date"]) if len(ev) else np.array([])
         keep = (pos >= 0) & np.isfinite(day)
         self.pos, self.day = pos[keep], day[keep]
@@ -142,8 +141,8 @@ class _Behaviour:
 
     def __init__(self, book: Book, ids: pd.Index):
         orders = book.orders
-        pos = ids.get_indexer(orders["account_id"].astype(str)) if len(orders) else np.array([], int)
-        day = day_numbers(orders["order_date"]) if len(orders) else np.array([])
+        pos = book.order_positions if len(orders) else np.array([], int)
+        day = book.order_days if len(orders) else np.array([])
         ok = (pos >= 0) & np.isfinite(day)
         order = np.argsort(day[ok], kind="stable")
         self.pos, self.day = pos[ok][order], day[ok][order]
@@ -169,13 +168,12 @@ def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon
     lost = np.where(lost <= as_of, lost, np.nan)
     first_order = np.full(data.n, np.nan)
     if len(book.orders):
-        pos = ids.get_indexer(book.orders["account_id"].astype(str))
-        day = day_numbers(book.orders["order_date"])
+        pos, day = book.order_positions, book.order_days
         ok = pos >= 0
         got = pd.Series(day[ok]).groupby(pos[ok]).min()
         first_order[got.index.to_numpy()] = got.to_numpy()
     start = np.where(np.isfinite(data.since), data.since, first_order)
-    dated = np.r_[data.day, day_numbers(book.orders["order_date"]) if len(book.orders) else []]
+    dated = np.r_[data.day, book.order_days if len(book.orders) else []]
     if not len(dated):
         return None
     records = float(np.nanmin(dated)) + window  # the first period start with a full event window behind it

@@ -151,7 +151,7 @@ def _event_words(features: np.ndarray, latest: dict[str, np.ndarray], to_renewal
 def _history_of(book: Book, ids: pd.Index) -> History | None:
     if not len(book.orders):
         return None
-    return History.from_frame(book.orders["account_id"], book.orders["order_date"], ids)
+    return History.from_positions(book.order_positions, book.order_days, len(ids))
 
 
 def _summary_columns(book: Book, as_of: int) -> tuple[Summary, list[str]]:
