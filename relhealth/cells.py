@@ -40,6 +40,7 @@ _KIND_OF = {type(None): MISSING, type(pd.NaT): MISSING, str: TEXT, np.str_: TEXT
             dt.datetime: DATE, dt.date: DATE, pd.Timestamp: DATE, np.datetime64: DATE, dt.time: TIME,
             **{t: NUMBER for t in (int, float, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32,
                                    np.uint16, np.uint8, np.float64, np.float32)}}
+_TYPE_OF = np.frompyfunc(type, 1, 1)
 _UNIFORM = {"string": TEXT, "floating": NUMBER, "integer": NUMBER, "mixed-integer-float": NUMBER,
             "datetime": DATE, "datetime64": DATE, "date": DATE, "boolean": BOOL, "time": TIME, "empty": MISSING}
 
@@ -75,9 +76,9 @@ def _split(raw: pd.Series) -> _Cells:
     uniform = _UNIFORM.get(pd.api.types.infer_dtype(values, skipna=True))   # one C pass: all one type?
     if uniform is not None:
         kind = np.where(pd.isna(values), MISSING, uniform).astype(np.int8)
-    else:                                                                  # mixed: one Python pass
-        get = _KIND_OF.get
-        kind = np.fromiter((get(type(v), TEXT) for v in values), dtype=np.int8, count=n)
+    else:                      # mixed: each cell's type in one C pass, then the few distinct types looked up
+        type_codes, types = pd.factorize(_TYPE_OF(values).astype(object))
+        kind = np.array([_KIND_OF.get(t, TEXT) for t in types], dtype=np.int8)[type_codes]
     numbers = np.flatnonzero(kind == NUMBER)
     if len(numbers):
         kind[numbers[np.isnan(values[numbers].astype(float))]] = MISSING

@@ -102,8 +102,10 @@ class _Issues:
             if col in skip:
                 continue
             j = table.mapping[col]
-            for i in np.flatnonzero(keep & p.problems.notna().to_numpy()):
-                self.add(table.rows[i], table.headers[j], table.column(j)[i], p.problems.iloc[i], j)
+            problems = p.problems.to_numpy()
+            bad = np.flatnonzero(keep & p.problems.notna().to_numpy())
+            for row, value, problem in zip(table.rows[bad], table.column(j)[bad], problems[bad]):
+                self.add(row, table.headers[j], value, problem, j)
 
     def sorted(self) -> list[dict]:
         return [d for *_, d in sorted(self.rows, key=lambda r: r[:2])]
@@ -130,8 +132,10 @@ def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list
     issues.cells(table, parsed, keep, skip=("account_id",))
     frame = pd.DataFrame({c.name: pd.Series(parsed[c.name].values.to_numpy()[keep], dtype=parsed[c.name].values.dtype)
                           for c in COLUMNS[ACCOUNTS] if c.name in parsed})
-    if "exec_sponsor" in frame:
-        frame["exec_sponsor"] = pd.Series([_sponsor(v) for v in frame["exec_sponsor"]], dtype=object)
+    if "exec_sponsor" in frame:   # text or None (parse_text): each distinct name looked at once
+        codes, names = pd.factorize(frame["exec_sponsor"])
+        answers = np.array([_sponsor(v) for v in names] + [_sponsor(None)], dtype=object)
+        frame["exec_sponsor"] = pd.Series(answers[codes], dtype=object)
     status = frame["status"] if "status" in frame else pd.Series(None, index=frame.index, dtype=object)
     status = status.where(status.notna(), "Active")
     if "lost_date" in frame:
@@ -297,7 +301,8 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
     issue_frame = empty_issues()
     if issues:
         issue_frame = pd.DataFrame({c: pd.Series([i[c] for i in issues], dtype=object) for c in ISSUE_COLUMNS})
-        issue_frame["value"] = pd.Series([cells.as_text(v) for v in issue_frame["value"]], dtype=object)
+        issue_frame["value"] = pd.Series([v.strip() if type(v) is str else cells.as_text(v)   # as_text, shortcut
+                                          for v in issue_frame["value"]], dtype=object)
     return Book(accounts=accounts, orders=frames[ORDERS][0] if ORDERS in frames else empty_orders(),
                 events=frames[EVENTS][0] if EVENTS in frames else empty_events(), settings=settings,
                 issues=issue_frame)

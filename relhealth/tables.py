@@ -5,6 +5,7 @@ where the Settings table is, and the one clear message when a required column is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Mapping
 
 import numpy as np
@@ -54,8 +55,8 @@ class Table:
                 self._columns[j] = self.frame.iloc[:, j].to_numpy()
             else:
                 n = len(self.body)
-                try:
-                    column = np.fromiter((r[j] for r in self.body), dtype=object, count=n)
+                try:            # itemgetter through map: the rows are walked in C, not in a Python generator
+                    column = np.fromiter(map(itemgetter(j), self.body), dtype=object, count=n)
                 except (IndexError, TypeError):          # ragged rows, or None for an empty row
                     column = np.fromiter((r[j] if r is not None and j < len(r) else None for r in self.body),
                                          dtype=object, count=n)
