@@ -328,16 +328,16 @@ def account_revenue(book: Book, end_days: np.ndarray | None = None) -> np.ndarra
     if np.isnan(revenue).any() and len(orders) and "amount" in orders.columns:
         ids = accounts["account_id"].astype(str).to_numpy()
         ends = np.full(len(accounts), as_of_day(book)) if end_days is None else np.asarray(end_days, float)
-        same = _same_account(ids)
         at = account_positions(book, orders)
-        # only the orders of accounts still without a revenue figure, in the 365 days up to the account's end
         order_day = day_numbers(orders["order_date"])
         order_end = np.where(at >= 0, ends[np.maximum(at, 0)], np.nan)
-        needed = _any_copy(same, np.isnan(revenue))[at]
-        inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS) & needed
+        inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS)
         amounts = pd.Series(pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[inside])
-        sums = amounts.groupby(at[inside]).sum(min_count=1)
-        summed = np.full(len(accounts), np.nan)
-        summed[sums.index.to_numpy()] = sums.to_numpy(dtype=float)
-        revenue = np.where(np.isnan(revenue), summed[same], revenue)
+        # Grouped by the ids' sort rank, so pandas sums each account exactly as a group-by on the ids would
+        # (the summing method it picks depends on whether the group keys come sorted).
+        rank = pd.factorize(ids, sort=True)[0].astype(float)
+        rank[rank < 0] = np.nan  # a missing id is no group, as with the ids themselves
+        sums = amounts.groupby(rank[at[inside]]).sum(min_count=1)
+        summed = sums.reindex(rank).to_numpy(dtype=float)
+        revenue = np.where(np.isnan(revenue), summed, revenue)
     return revenue
