@@ -46,38 +46,49 @@ _NO = {"", "no", "none", "n a", "na", "false", "0", "nan", "nil", "tbd", "vacant
 
 
 def _order_days(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
-    """Distinct (account_id, day) order days up to each account's end, sorted."""
+    """Distinct order days up to each account's end, sorted by account then day: ``account_id``, ``at`` (the
+    account's position in book.accounts) and ``day``. Orders of accounts not in the book are left out (no
+    account, no tier)."""
     orders = book.orders
-    frame = pd.DataFrame({"account_id": orders["account_id"].astype(str).to_numpy(),
-                          "day": stats.day_numbers(orders["order_date"])}).dropna()
-    end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
-    end = end[~end.index.duplicated()]
-    frame = frame[frame["day"] <= end.reindex(frame["account_id"]).fillna(stats.as_of_day(book)).to_numpy()]
-    return frame.drop_duplicates().sort_values(["account_id", "day"], kind="stable")
+    ids = book.accounts["account_id"].astype(str).to_numpy()
+    at = stats.account_positions(book, orders)
+    day = stats.day_numbers(orders["order_date"])
+    keep = (at >= 0) & ~np.isnan(day)
+    keep[keep] = ~pd.isna(ids[at[keep]])
+    at, day = at[keep], day[keep]
+    end = spans["end"].to_numpy(dtype=float)[at]  # spans rows follow book.accounts
+    inside = day <= np.where(np.isnan(end), stats.as_of_day(book), end)
+    at, day = at[inside], day[inside]
+    order = np.lexsort((day, at))
+    at, day = at[order], day[order]
+    distinct = np.r_[True, (at[1:] != at[:-1]) | (day[1:] != day[:-1])] if len(at) else np.zeros(0, bool)
+    at, day = at[distinct], day[distinct]
+    return pd.DataFrame({"account_id": ids[at], "at": at, "day": day})
 
 
 def _orders_by_account(order_days: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
     """Per account with orders: number of order days, mean gap, gap CV (the overdue open gap included), last day.
-    Vectorised over accounts: sums and sums of squares of the gaps give the mean and the (n - 1) spread."""
-    end = pd.Series(spans["end"].to_numpy(), index=spans["account_id"].to_numpy())
-    end = end[~end.index.duplicated()]
-    ids, day = order_days["account_id"].to_numpy(), order_days["day"].to_numpy()
-    gap = np.r_[np.nan, np.diff(day)]
-    gap[np.r_[True, ids[1:] != ids[:-1]]] = np.nan
-    grouped = pd.DataFrame({"account_id": ids, "day": day, "gap": gap, "gap2": gap ** 2}).groupby(
-        "account_id", sort=False)
-    table = grouped.agg(orders=("day", "size"), last_day=("day", "max"), m=("gap", "count"), s1=("gap", "sum"),
-                        s2=("gap2", "sum"))
-    m, s1, s2 = table["m"].to_numpy(float), table["s1"].to_numpy(float), table["s2"].to_numpy(float)
-    open_gap = end.reindex(table.index).to_numpy(dtype=float) - table["last_day"].to_numpy(float)
+    Vectorised over accounts on the sorted order days: sums and sums of squares of the gaps (whole days, so the
+    sums are exact in any order) give the mean and the (n - 1) spread."""
+    at, day = order_days["at"].to_numpy(), order_days["day"].to_numpy(dtype=float)
+    first = np.flatnonzero(np.r_[True, at[1:] != at[:-1]]) if len(at) else np.zeros(0, int)
+    after = np.r_[first[1:], len(at)].astype(int) if len(at) else np.zeros(0, int)
+    gap = np.r_[0.0, np.diff(day)]
+    gap[first] = 0.0
+    count = after - first
+    m = (count - 1).astype(float)
+    s1 = np.add.reduceat(gap, first) if len(first) else np.zeros(0)
+    s2 = np.add.reduceat(gap ** 2, first) if len(first) else np.zeros(0)
+    last_day = day[after - 1]
+    open_gap = spans["end"].to_numpy(dtype=float)[at[first]] - last_day
     with np.errstate(invalid="ignore", divide="ignore"):
         overdue = (m > 0) & (open_gap > s1 / m)
         m, s1, s2 = m + overdue, s1 + np.where(overdue, open_gap, 0), s2 + np.where(overdue, open_gap ** 2, 0)
         mean = np.where(m > 0, s1 / m, np.nan)
         spread = np.sqrt(np.maximum(s2 - s1 ** 2 / m, 0) / (m - 1))
-        table["gap_cv"] = np.where((m >= 2) & (mean > 0), spread / mean, np.nan)
-    table["mean_gap"] = mean
-    return table[["orders", "mean_gap", "gap_cv", "last_day"]]
+        cv = np.where((m >= 2) & (mean > 0), spread / mean, np.nan)
+    return pd.DataFrame({"orders": count.astype("int64"), "mean_gap": mean, "gap_cv": cv, "last_day": last_day},
+                        index=pd.Index(order_days["account_id"].to_numpy()[first], name="account_id"))
 
 
 def _summary_orders(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
@@ -132,7 +143,9 @@ def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame
     failure, span = failure[keep], span[keep]
     if order_days is None:
         return last_order.reindex(failure.index).fillna(-np.inf) >= failure + window
-    orders = order_days[order_days["account_id"].isin(failure.index)]
+    accounts = spans.drop_duplicates("account_id")
+    failing = accounts.index.to_numpy()[pd.Index(accounts["account_id"]).get_indexer(failure.index)]
+    orders = order_days[np.isin(order_days["at"].to_numpy(), failing)]
     at = failure.reindex(orders["account_id"]).to_numpy()
     since_by_id = np.maximum(span["start"], failure - 365)
     since = since_by_id.reindex(orders["account_id"]).to_numpy()
@@ -224,7 +237,9 @@ def loyalty_tiers(book: Book, scores: pd.DataFrame | None = None) -> pd.DataFram
     tier = np.array(TIERS, dtype=object)[level - pushed]
 
     reasons = []
-    for i, row in enumerate(frame.to_dict("records")):
+    columns = list(frame.columns)
+    records = (dict(zip(columns, values)) for values in zip(*(frame[c].to_numpy().tolist() for c in columns)))
+    for i, row in enumerate(records):
         words = _regularity_words(row, settings, bool(contract[i] and not row["lost"]))
         affinity = _affinity_words(row)
         words += f"; {affinity}" if affinity else "; no sign of affinity (no referrals, promoter NPS or exec sponsor)"
