@@ -87,11 +87,10 @@ def _split(raw: pd.Series) -> _Cells:
     if is_text.any():
         sub = values[is_text]
         sub_codes, uniques = pd.factorize(sub)
-        stripped = pd.Series([u if isinstance(u, str) else str(u) for u in uniques], dtype=object).str.strip()
-        texts = stripped.to_numpy()
-        blank = (stripped == "").to_numpy()
-        error = stripped.str.upper().isin(EXCEL_ERRORS).to_numpy()
-        text_kind = np.where(blank, MISSING, np.where(error, ERROR, TEXT)).astype(np.int8)
+        texts = np.array([str(u).strip() for u in uniques] + [None], dtype=object)[:-1]   # None: stays 1-D
+        # Excel errors all start with "#": only those few texts are upper-cased and looked up
+        error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
+        text_kind = np.where(texts == "", MISSING, np.where(error, ERROR, TEXT)).astype(np.int8)
         kind[is_text] = text_kind[sub_codes]
         codes[is_text] = sub_codes
     return _Cells(raw.index, values, kind, codes, texts)

@@ -109,7 +109,8 @@ class _Plain:
         form = form[form > 0]
         if not len(idx):
             return
-        parts = np.array("/".join(texts[idx]).replace("-", "/").split("/")).astype(np.int64).reshape(-1, 3)
+        fields = "/".join(texts[idx]).replace("-", "/").split("/")      # one split for all: 3 numbers each
+        parts = np.fromiter(map(int, fields), dtype=np.int64, count=len(fields)).reshape(-1, 3)
         iso = form == 2
         year = np.where(iso, parts[:, 0], parts[:, 2])
         in_years = (year >= _PLAIN_YEARS[0]) & (year <= _PLAIN_YEARS[1])
