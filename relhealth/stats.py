@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from .book import Book, BookError
+from .book import Book, BookError, positions_in
 
 TREND, FEWER, COINCIDENCE, REFERENCE = "trend", "fewer break-ups", "could be coincidence", "reference"
 NOT_ENOUGH = "not enough history"
@@ -192,17 +192,13 @@ def _column_days(frame: pd.DataFrame, column: str) -> np.ndarray:
 
 def account_positions(book: Book, frame: pd.DataFrame) -> np.ndarray:
     """Each row's account as a position in book.accounts (the first row when an id repeats; -1 when the account is
-    not in the book), matched by ``account_id`` as text. Lets per-account sums run on integers, not on ids."""
-    return _positions(book.accounts["account_id"].astype(str).to_numpy(), frame["account_id"].astype(str).to_numpy())
-
-
-def _positions(ids: np.ndarray, row_ids: np.ndarray) -> np.ndarray:
-    # Factorising the many row ids and matching only the distinct ones is several times cheaper than a lookup per row.
-    codes, uniques = pd.factorize(row_ids, use_na_sentinel=False)
-    index = pd.Index(ids)
-    first = np.flatnonzero(~index.duplicated())
-    where = index[first].get_indexer(uniques)
-    return np.where(where >= 0, first[np.maximum(where, 0)], -1)[codes] if len(first) else np.full(len(codes), -1)
+    not in the book), matched by ``account_id`` as text. Lets per-account sums run on integers, not on ids. The
+    book's own order and event logs reuse the positions the book worked out once (read-only)."""
+    if frame is book.orders or frame is book.events:
+        shared = (book.order_positions if frame is book.orders else book.event_positions).view()
+        shared.flags.writeable = False
+        return shared
+    return positions_in(book.accounts, frame)
 
 
 def _same_account(ids: np.ndarray) -> np.ndarray:
