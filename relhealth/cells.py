@@ -117,7 +117,7 @@ def _finish(cells: _Cells, values: np.ndarray, problems: np.ndarray, note: str =
 
 
 def _is_null_word(texts: np.ndarray) -> np.ndarray:
-    return pd.Series(texts, dtype=object).str.lower().isin(NULL_WORDS).to_numpy()
+    return np.array([t.lower() in NULL_WORDS for t in texts], dtype=bool)
 
 
 # ---------------------------------------------------------------------------------------------- dates
@@ -143,7 +143,11 @@ def parse_dates(raw: pd.Series, order: str = "auto") -> Parsed:
     note = ""
     if len(cells.texts):
         weights = np.bincount(cells.codes[cells.codes >= 0], minlength=len(cells.texts))
-        text_values, text_problems, used = text_dates(cells.texts, order, weights, ~_is_null_word(cells.texts))
+        # blanks and Excel errors among the texts are settled already: only the rest is worth reading
+        wanted = np.zeros(len(cells.texts), dtype=bool)
+        wanted[cells.codes[cells.kind == TEXT]] = True
+        text_values, text_problems, used = text_dates(cells.texts, order, weights,
+                                                      wanted & ~_is_null_word(cells.texts))
         _from_texts(cells, text_values, values)
         _from_texts(cells, text_problems, problems)
         note = f"dates read {ORDER_WORDS[used]}" if used else ""

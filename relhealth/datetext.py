@@ -7,6 +7,7 @@ is decided for the whole column from its own values unless an order is forced.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 
@@ -163,7 +164,8 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
         day = raw[iso].str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$")[0]
         out[iso] = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
         todo &= ~(iso & ~np.isnat(out))
-    numbers = pd.to_numeric(raw.where(todo, ""), errors="coerce").to_numpy(dtype=float)
+    numbers = np.full(len(raw), np.nan)
+    numbers[todo] = pd.to_numeric(texts[todo], errors="coerce")
     is_number = todo & ~np.isnan(numbers)
     out[is_number] = serials(numbers[is_number])
     todo &= ~is_number
@@ -190,10 +192,19 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
             misfit = wrong & ~np.isnat(probe)
             problems[misfit] = f"is not a date in this column's order ({ORDER_WORDS[used]})"
             todo &= ~misfit
-    _parse_formats(s, _NAMED_FORMATS, out, todo)
+    named = _where(s, todo, lambda t: t.str.contains(_month_names()))   # every named format needs one
+    unnamed = todo & ~named
+    _parse_formats(s, _NAMED_FORMATS, out, named)
+    todo = named | unnamed
     for i in np.flatnonzero(todo):               # slow path: the few texts no vectorised format read
         out[i] = _one_date(str(texts[i]))
     return out, _date_problems(out, todo | checked, problems), used
+
+
+def _month_names() -> re.Pattern:
+    """The month names and abbreviations strptime's %B and %b read (the locale's words, any case)."""
+    names = {n.lower() for n in (*calendar.month_name[1:], *calendar.month_abbr[1:]) if n}
+    return re.compile("|".join(map(re.escape, sorted(names))), re.IGNORECASE)
 
 
 def _where(s: pd.Series, todo: np.ndarray, test) -> np.ndarray:
