@@ -22,9 +22,10 @@ ROW, CELL_V, CELL_IS, SI, T, R = (NS + x for x in ("row", "v", "is", "si", "t", 
 _CHUNK = 1 << 16
 
 
-def load_values(path: Path, skip=()) -> tuple[dict[str, list], dict[str, str]]:
+def load_values(path: Path, skip=(), workers: int = 1) -> tuple[dict[str, list], dict[str, str]]:
     """({sheet title: rows of values}, {sheet title: part name}) for every worksheet, in workbook order (but the
-    titles in ``skip``)."""
+    titles in ``skip``). With ``workers`` >= 2 a large sheet's second half is scanned by a forked process at the
+    same time as the first (``_split_rows``); the rows are the same."""
     from openpyxl.reader.excel import ExcelReader
     from openpyxl.styles.stylesheet import apply_stylesheet
     from openpyxl.xml.constants import SHARED_STRINGS
@@ -46,7 +47,7 @@ def load_values(path: Path, skip=()) -> tuple[dict[str, list], dict[str, str]]:
                 continue
             with reader.archive.open(rel.target) as src:
                 sheets[sheet.name] = sheet_rows(src, strings, wb.epoch, set(wb._date_formats),
-                                                set(wb._timedelta_formats))
+                                                set(wb._timedelta_formats), workers)
             paths[sheet.name] = rel.target
         return sheets, paths
     finally:
@@ -132,8 +133,80 @@ def _inline(content: str | None):
     return _text(element)
 
 
-def sheet_rows(src, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
-    return _usual_rows(_sheet_data(src.read()), strings, epoch, date_styles, timedelta_styles)
+def sheet_rows(src, strings: list, epoch, date_styles: set, timedelta_styles: set, workers: int = 1) -> list:
+    data = _sheet_data(src.read())
+    args = (strings, epoch, date_styles, timedelta_styles)
+    if workers >= 2 and len(data) >= SPLIT_CHARS and _can_fork():
+        rows = _split_rows(data, args)
+        if rows is not None:
+            return rows
+    return _usual_rows(data, *args)
+
+
+SPLIT_CHARS = 4_000_000  # below this a sheet is scanned in well under 0.1 s: not worth a process
+
+
+def _can_fork() -> bool:
+    import multiprocessing as mp
+    import sys
+    # as relhealth.trend.TrendJob: fork only on Linux (macOS lists fork but is not fork-safe with these libraries)
+    return sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods()
+
+
+def _split_rows(data: str, args: tuple) -> list | None:
+    """The sheet's rows, its second half (from a row start) scanned by a forked process while this one scans the
+    first; None when that cannot be done (then the caller scans it all). The halves join exactly when the row
+    numbers run on across the cut (they always do from Excel and openpyxl); else the caller scans it all."""
+    import multiprocessing as mp
+    import pickle
+
+    cut = data.find("<row ", len(data) // 2)
+    if cut < 0:
+        return None
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    try:
+        child = ctx.Process(target=_scan_part, args=(data, cut, args, send), daemon=True)
+        child.start()
+    except OSError:
+        return None
+    send.close()
+    payload = None
+    try:
+        first = _usual_rows(data[:cut], *args)
+        payload = receive.recv_bytes()
+    except EOFError:  # the process died: the caller scans the sheet itself
+        return None
+    finally:
+        receive.close()
+        if payload is None:
+            child.terminate()
+        child.join()
+    second = pickle.loads(payload)
+    if isinstance(second, Exception):
+        raise second
+    start, rows = second
+    if len(first) >= start:  # row numbers do not run on across the cut
+        return None
+    first.extend([] for _ in range(start - 1 - len(first)))
+    first.extend(rows)
+    return first
+
+
+def _scan_part(data: str, cut: int, args: tuple, send) -> None:
+    """In the forked process: (first row number, rows) of the sheet data from ``cut`` on, or the exception."""
+    import pickle
+
+    try:
+        found = _TOKEN.match(data, cut)
+        r = (found.group(1) or _attrs(found.group(2)).get("r", "")) if found is not None else ""
+        if not r.isdigit() or int(r) < 1:
+            raise Unusual("row number")
+        result = (int(r), _usual_rows(data[cut:], *args, start=int(r) - 1))
+    except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        result = exc
+    send.send_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    send.close()
 
 
 def _sheet_data(raw: bytes) -> str:
@@ -156,18 +229,22 @@ def _sheet_data(raw: bytes) -> str:
 # One token per row start or cell. A cell's value is captured directly in the two shapes nearly every cell has
 # (``<v>text</v>``, ``<is><t>text</t></is>``; the latter with its "</t>" so an empty text still shows it matched);
 # anything else in a cell comes whole in the last content group.
+# One token per row start or cell. A cell's value is captured directly in the two shapes nearly every cell has
+# (``<v>text</v>``, ``<is><t>text</t></is>``; the latter with its "</t>" so an empty text still shows it matched);
+# anything else in a cell comes whole in the last content group.
 _TOKEN = re.compile(r'<row\b(?: r="(\d+)")?([^>]*?)(/?)>'
                     r'|<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*'
                     r'(?:/>|><v>([^<]+)</v></c>|><is><t>([^<]*</t>)</is></c>|>(.*?)</c>)'
                     r'|(<c\b)', re.S)
 
 
-def _usual_rows(data: str, strings: list, epoch, date_styles: set, timedelta_styles: set) -> list:
+def _usual_rows(data: str, strings: list, epoch, date_styles: set, timedelta_styles: set, start: int = 0) -> list:
     """The sheet data most writers produce (every cell ``<c r=".." s=".." t="..">`` in that order, a ``<v>`` or
     a plain inline string) in one scan; raises ``Unusual`` for anything else (then openpyxl reads the workbook).
 
     A row's values are appended as its cells come (the usual case: columns in order); a cell left of the last one
-    is placed as openpyxl places it (the row is as wide as its last cell, a later cell overwrites)."""
+    is placed as openpyxl places it (the row is as wide as its last cell, a later cell overwrites). ``start``: the
+    rows before this part of the sheet (they are not in the list returned)."""
     from openpyxl.utils.datetime import from_excel
 
     rows: list = []
@@ -178,9 +255,9 @@ def _usual_rows(data: str, strings: list, epoch, date_styles: set, timedelta_sty
     index = last_col = 0
 
     def close_row():
-        while len(rows) + 1 < index:
+        while start + len(rows) + 1 < index:
             rows.append([])
-        if len(rows) + 1 <= index:
+        if start + len(rows) + 1 <= index:
             rows.append(tuple(values) if last_col == len(values) else tuple(values[:last_col]))
 
     for r, row_attrs, empty, letters, style, data_type, v, plain, content, odd in _TOKEN.findall(data):

@@ -147,7 +147,7 @@ class BookTarget:
             load_sheets(path)  # a file that is not a workbook: the reader's own error (FileNotFoundError, BookError)
             raise
         # values as Excel last calculated them, hidden columns; the owned sheets (loaded above) are not read twice
-        self._values = load_sheets(path, skip=owned_titles)
+        self._values = load_sheets(path, skip=owned_titles, workers=self.trend_workers)
 
     def owned_titles(self) -> set[str]:
         return {ws.title for name in owned.ROLES if (ws := writer.owned_sheet(self.wb, name)) is not None}

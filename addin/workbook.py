@@ -22,18 +22,20 @@ _ATTR = re.compile(rb'(\w+)="([^"]*)"')
 _MAX_HIDDEN_SPAN = 1024   # a <col> hiding "every column to the right" (up to XFD) is not a helper column
 
 
-def load_sheets(path: str | os.PathLike, skip=()) -> tuple[dict[str, list[tuple]], dict[str, set[int]]]:
+def load_sheets(path: str | os.PathLike, skip=(),
+                workers: int = 1) -> tuple[dict[str, list[tuple]], dict[str, set[int]]]:
     """Read every worksheet's values (as Excel last calculated them) and each sheet's hidden column indexes
     (0-based). Raises FileNotFoundError for a missing file and BookError for a file that is not an .xlsx.
 
     The values come from ``addin.fastload`` (the same values as openpyxl's read-only mode, several times faster);
     a workbook it cannot read goes through openpyxl's read-only mode. Sheets titled in ``skip`` may be left out
-    (the refresh's own sheets, which it loads anyway)."""
+    (the refresh's own sheets, which it loads anyway). ``workers`` >= 2: a large sheet is scanned in two halves at
+    once (``fastload.load_values``)."""
     target = _check_path(path)
     try:
         from .fastload import load_values
 
-        sheets, paths = load_values(target, skip=set(skip))
+        sheets, paths = load_values(target, skip=set(skip), workers=workers)
     except Exception:  # noqa: BLE001 - anything unusual: openpyxl's own reader decides (and words the error)
         sheets, paths = _load_with_openpyxl(target)
     return sheets, hidden_columns(target, paths)

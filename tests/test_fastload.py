@@ -121,3 +121,36 @@ def test_shared_strings(tmp_path):
         dst.writestr("xl/sharedStrings.xml", strings)
     values = _same(out)
     assert values["Sheet"][0] == ("alpha & beta", "gamma", "x")
+
+
+def test_a_large_sheet_read_in_two_halves_gives_the_same_rows(tmp_path, monkeypatch):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["Order Date", "Account ID", "Amount"])
+    for k in range(400):
+        ws.append([dt.date(2024, 1, 1) + dt.timedelta(days=k % 90), f"AC-{k % 37:03d} & co", k * 1.25 if k % 3 else k])
+        if k % 50 == 0:
+            ws.append([])
+    ws.cell(row=1000, column=5, value="last")
+    path = tmp_path / "orders.xlsx"
+    wb.save(path)
+    whole = fastload.load_values(path)[0]
+    monkeypatch.setattr(fastload, "SPLIT_CHARS", 0)
+    halves = fastload.load_values(path, workers=2)[0]
+    assert halves == whole == workbook._load_with_openpyxl(path)[0]
+    assert [type(v) for r in halves["Sheet"] for v in r] == [type(v) for r in whole["Sheet"] for v in r]
+
+
+def test_rows_numbered_backwards_across_the_cut_are_read_in_one_scan(tmp_path, monkeypatch):
+    wb = Workbook()
+    wb.active.append(["a"])
+    path = tmp_path / "plain.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    import re
+    cells = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in (5, 6, 7, 8, 2, 3, 4, 9))
+    odd = _rewrite(path, "xl/worksheets/sheet1.xml",
+                   re.sub(r"<sheetData>.*</sheetData>", f"<sheetData>{cells}</sheetData>", sheet, flags=re.S))
+    monkeypatch.setattr(fastload, "SPLIT_CHARS", 0)
+    assert fastload.load_values(odd, workers=2)[0] == workbook._load_with_openpyxl(odd)[0]
