@@ -42,6 +42,8 @@ FISHER = "Fisher's exact test on accounts (flag column, no event dates)"
 
 def _spans(book: Book) -> pd.DataFrame:
     spans = stats.at_risk_spans(book)
+    spans["row"] = np.arange(len(spans))  # the account's row in book.accounts
+    spans["key"] = stats.account_positions(book, book.accounts)  # the first row with the same id
     return spans[spans["start"].notna()].reset_index(drop=True)
 
 
@@ -51,14 +53,41 @@ def _problem(book: Book, spans: pd.DataFrame) -> str:
                                  f"an event needs its {window}-day window (Settings: trigger_window_days) to be seen")
 
 
+class _Events:
+    """Every event joined to its account's span, as an inner merge on account_id would (one row per span row with
+    the id), dropping undated events and events after the account's end; sorted by account, then day, then log
+    order. Joined once on account positions; ``of(event_type)`` picks one type."""
+
+    def __init__(self, book: Book, spans: pd.DataFrame):
+        events = book.events
+        ids = book.accounts["account_id"].astype(str).to_numpy()
+        at = stats.account_positions(book, events) if len(events) else np.zeros(0, int)
+        span_key = spans["key"].to_numpy()
+        by_key = np.argsort(span_key, kind="stable")
+        lo = np.searchsorted(span_key[by_key], at, "left")
+        count = np.searchsorted(span_key[by_key], at, "right") - lo
+        event = np.repeat(np.arange(len(at)), count)
+        nth = np.arange(len(event)) - np.repeat(np.cumsum(count) - count, count)
+        span = by_key[np.repeat(lo, count) + nth]
+        day = stats.day_numbers(events["event_date"])[event] if len(events) else np.zeros(0)
+        end = spans["end"].to_numpy()[span]
+        keep = ~np.isnan(day) & (day <= end)
+        event, span, day = event[keep], span[keep], day[keep]
+        order = np.lexsort((day, at[event]))
+        event, span, day = event[order], span[order], day[order]
+        self.codes, types = pd.factorize(events["event_type"].to_numpy(dtype=object)[event])
+        self.types = {t: k for k, t in enumerate(types)}
+        self.frame = pd.DataFrame({"account_id": ids[at[event]], "key": at[event], "day": day,
+                                   "start": spans["start"].to_numpy()[span], "end": end[keep][order],
+                                   "lost": spans["lost"].to_numpy()[span]})
+
+    def of(self, event_type: str) -> pd.DataFrame:
+        return self.frame[self.codes == self.types.get(event_type, -2)]
+
+
 def _events_in_spans(book: Book, spans: pd.DataFrame, event_type: str) -> pd.DataFrame:
     """Events of one type joined to their account's span, dropping events after the account's end."""
-    events = book.events
-    events = events[events["event_type"] == event_type]
-    frame = pd.DataFrame({"account_id": events["account_id"].astype(str).to_numpy(),
-                          "day": stats.day_numbers(events["event_date"])})
-    frame = frame.merge(spans, on="account_id", how="inner").dropna(subset=["day"])
-    return frame[frame["day"] <= frame["end"]].sort_values(["account_id", "day"], kind="stable")
+    return _Events(book, spans).of(event_type)
 
 
 def _after_event(events: pd.DataFrame, window: int) -> pd.DataFrame:
@@ -140,8 +169,9 @@ def trigger_lift(book: Book) -> pd.DataFrame:
     spans = _spans(book)
     problem = _problem(book, spans)
     rows = []
+    joined = _Events(book, spans)
     for code, (label, _phrases) in EVENT_TYPES.items():
-        events = _events_in_spans(book, spans, code)
+        events = joined.of(code)
         flags = _flags(book, code)
         if not len(events) and flags is not None and flags.any():
             row = _flag_row(book, flags, settings.significance, problem)
@@ -159,32 +189,36 @@ def _complaint_levels(book: Book, spans: pd.DataFrame, window: int) -> tuple[np.
     days = np.zeros(4)
     breakups = np.zeros(4, dtype=int)
     accounts = np.zeros(4, dtype=int)
-    quiet = ~spans["account_id"].isin(events["account_id"])
+    quiet = ~np.isin(spans["key"].to_numpy(), events["key"].to_numpy())
     days[0] += float((spans.loc[quiet, "end"] - spans.loc[quiet, "start"] + 1).sum())
     breakups[0] += int(spans.loc[quiet, "lost"].sum())
     accounts[0] += int(quiet.sum())
     if not len(events):
         return days, breakups, accounts
     starts, ends = events["start"].to_numpy(), events["end"].to_numpy()
-    points = pd.DataFrame({
-        "account_id": np.r_[events["account_id"].to_numpy(), events["account_id"].to_numpy()],
-        "day": np.r_[np.clip(events["day"].to_numpy(), starts, ends + 1),
-                     np.clip(events["day"].to_numpy() + window, starts, ends + 1)],
-        "delta": np.r_[np.ones(len(events)), -np.ones(len(events))]})
     touched = spans[~quiet]
-    bounds = pd.DataFrame({"account_id": np.r_[touched["account_id"], touched["account_id"]],
-                           "day": np.r_[touched["start"], touched["end"] + 1], "delta": 0.0})
-    points = pd.concat([points, bounds], ignore_index=True).sort_values(["account_id", "day"], kind="stable")
-    level = points.groupby("account_id", sort=False)["delta"].cumsum().to_numpy()
-    ids, day = points["account_id"].to_numpy(), points["day"].to_numpy()
+    # Change points per account (key: the account's first row), sorted by account then day, ties in this order.
+    ids = np.r_[events["key"].to_numpy(), events["key"].to_numpy(), touched["key"].to_numpy(),
+                touched["key"].to_numpy()]
+    day = np.r_[np.clip(events["day"].to_numpy(), starts, ends + 1),
+                np.clip(events["day"].to_numpy() + window, starts, ends + 1),
+                touched["start"].to_numpy(), touched["end"].to_numpy() + 1]
+    delta = np.r_[np.ones(len(events)), -np.ones(len(events)), np.zeros(2 * len(touched))]
+    order = np.lexsort((day, ids))
+    ids, day, delta = ids[order], day[order], delta[order]
+    new_account = np.r_[True, ids[1:] != ids[:-1]]
+    running = np.cumsum(delta)  # whole numbers, so restarting it per account is exact
+    group_start = np.maximum.accumulate(np.where(new_account, np.arange(len(ids)), 0))
+    level = running - (running - delta)[group_start]
     next_day = np.r_[day[1:], np.nan]
-    next_day[np.r_[ids[1:] != ids[:-1], True]] = np.nan
+    next_day[np.r_[new_account[1:], True]] = np.nan
     duration = np.nan_to_num(next_day - day)
     step = np.minimum(level, 3).astype(int)
     days += np.bincount(step, weights=duration, minlength=4)[:4]
-    visited = pd.DataFrame({"account_id": ids, "step": step})[duration > 0].drop_duplicates()
-    accounts += np.bincount(visited["step"].to_numpy(dtype=int), minlength=4)[:4]
-    ends_by_id = touched.set_index("account_id")
+    visited = np.unique(ids[duration > 0] * 4 + step[duration > 0]) % 4
+    accounts += np.bincount(visited, minlength=4)[:4]
+    points = pd.DataFrame({"account_id": ids, "day": day})
+    ends_by_id = touched.set_index("key")
     lost_end = ends_by_id.loc[ends_by_id["lost"], "end"]
     if len(lost_end):
         at = points.assign(step=step)
