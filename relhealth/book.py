@@ -68,6 +68,13 @@ class Book:
     def event_positions(self) -> np.ndarray:
         return positions_in(self.accounts, self.events)
 
+    @cached_property
+    def event_learning(self):
+        """The account-weeks the event model learns from (``event_effects.learning_rows``), built once per book."""
+        from .event_effects import learning_rows
+
+        return learning_rows(self)
+
     @property
     def shape_name(self) -> str:
         """'accounts only', 'accounts + orders' or 'accounts + orders + events' (issue shapes a, b, c)."""

@@ -156,7 +156,7 @@ def penalised_logistic(X: np.ndarray, y: np.ndarray, prior_mean: np.ndarray | No
         return float(np.sum(n * np.logaddexp(0, z) - y * z) + 0.5 * np.sum(prec * (c - mean) ** 2))
 
     # X in two parts: columns that are mostly zero (event flags) only need the rows where one is set; products
-    # and X' W X then touch a fraction of a dense X (the event-learning rows are account-fortnights: 500,000+)
+    # and X' W X then touch a fraction of a dense X (the event-learning rows are account-weeks, pooled)
     mostly_zero = (X != 0).mean(axis=0) < 0.25 if len(X) else np.zeros(k, bool)
     dense, sparse = np.flatnonzero(~mostly_zero), np.flatnonzero(mostly_zero)
     X_dense = np.ascontiguousarray(X[:, dense])

@@ -11,8 +11,9 @@ Books without an event log can carry summary columns (Complaints 90d, Price Incr
 those have no dates, so they count at every as-of date.
 
 Learning (``learn_effects``): when the book has at least ``min_breakups_to_learn`` dated break-ups, a discrete-time
-hazard model is fitted on account-fortnights: for each 14-day period before as-of, every account on the book and not
-yet lost contributes one row with its features at the period start, its buying behaviour then (log days since its
+hazard model is fitted on account-weeks: for each 7-day period ended by as-of (periods on one fixed grid of day
+numbers, so an earlier as-of sees a subset of the same rows), every account on the book and not yet lost
+contributes one row with its features at the period start, its buying behaviour then (log days since its
 last order, log orders in the year before) and whether it broke up within the period. The logistic regression is
 penalised towards the defaults in Settings (``event_odds``, ``renewal_odds``): a normal prior on each log odds
 ratio worth ``effect_shrinkage`` pseudo-accounts, i.e. precision ``shrinkage * p(1 - p)`` with ``p`` the book's
@@ -24,6 +25,8 @@ significant one (under that global null the adjustment keeps the family-wise err
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import special
@@ -34,7 +37,7 @@ from .schema import EVENT_TYPES
 
 RENEWAL = "renewal"
 RENEWAL_LABEL = "Contract renewal within the horizon"
-PERIOD_DAYS = 14
+PERIOD_DAYS = 7  # weeks: the learned effects move far less with the grid's phase than with fortnights
 EFFECT_COLUMNS = ["event_type", "label", "odds_ratio", "ci_low", "ci_high", "p_value", "source", "n_events"]
 FLAG_COLUMNS = {"price_increase": "price_increase_flag", "merger": "merger_flag",
                 "new_decision_maker": "new_decision_maker_flag"}
@@ -139,14 +142,14 @@ class _Behaviour:
     """Days since the last order and orders in the 365 days before, per account at rising days t (whole numbers:
     rows that share them can be pooled; the model takes their logs)."""
 
-    def __init__(self, book: Book, ids: pd.Index):
+    def __init__(self, book: Book, n_accounts: int):
         orders = book.orders
         pos = book.order_positions if len(orders) else np.array([], int)
         day = book.order_days if len(orders) else np.array([])
         ok = (pos >= 0) & np.isfinite(day)
         order = np.argsort(day[ok], kind="stable")
         self.pos, self.day = pos[ok][order], day[ok][order]
-        self.last = np.full(len(ids), np.nan)
+        self.last = np.full(n_accounts, np.nan)
         self.done = 0
 
     def at(self, t: float) -> np.ndarray:
@@ -161,11 +164,27 @@ class _Behaviour:
         return np.column_stack([since, recent])
 
 
-def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon: int):
+@dataclass(frozen=True)
+class LearningRows:
+    """A book's account-weeks, pooled. Periods start on one fixed 7-day grid (day numbers divisible by 7),
+    whatever the as-of, so the rows of an earlier as-of are exactly those whose period had ended by then: the
+    month-ends of a trend select from one set instead of each building its own."""
+
+    period_end: np.ndarray   # per account-week: the last day of its period
+    group: np.ndarray        # per account-week: its pooled row (same features, same buying behaviour)
+    breakup: np.ndarray      # per account-week: 1.0 when the account broke up within the period
+    events: np.ndarray       # per pooled row: the event features (``CODES`` columns, flags left out)
+    behaviour: np.ndarray    # per pooled row: days since the last order, orders in the 365 days before
+
+
+def learning_rows(book: Book) -> LearningRows | None:
+    """The account-weeks of ``book`` up to its as-of (None when it has no dated records)."""
+    s = book.settings
+    as_of, window, horizon = day_of(s.today()), int(s.event_window_days), int(s.horizon_days)
+    data = EventData(book)
     accounts = book.accounts
-    ids = pd.Index(accounts["account_id"].astype(str))
+    # a lost date after as-of only means "not lost yet": every period here ends by as-of
     lost = day_numbers(accounts["lost_date"]) if "lost_date" in accounts.columns else np.full(data.n, np.nan)
-    lost = np.where(lost <= as_of, lost, np.nan)
     first_order = np.full(data.n, np.nan)
     if len(book.orders):
         pos, day = book.order_positions, book.order_days
@@ -180,46 +199,52 @@ def _learning_rows(book: Book, data: EventData, as_of: int, window: int, horizon
     status_lost = (accounts["status"].astype(str) == "Lost").to_numpy() if "status" in accounts.columns \
         else np.zeros(data.n, bool)
     undated_loss = status_lost & np.isnan(lost)
-    rows, ys, behaviour = [], [], []
-    orders = _Behaviour(book, ids)
-    starts = np.arange(as_of - PERIOD_DAYS, records - 1, -PERIOD_DAYS)[::-1]  # oldest first
-    for t in starts:
+    ends, ys, events, behaviour = [], [], [], []
+    orders = _Behaviour(book, data.n)
+    first_start = -(-records // PERIOD_DAYS) * PERIOD_DAYS  # on the grid, oldest first
+    for t in np.arange(first_start, as_of - PERIOD_DAYS + 1, PERIOD_DAYS):
         at_risk = (start <= t) & ~(lost <= t) & ~undated_loss
         features = orders.at(t)
         if at_risk.any():
-            rows.append(data.features(t, window, horizon, with_flags=False)[at_risk])
+            # whole numbers kept as integers: the pooling below keys on them, without a large float matrix
+            events.append(data.features(t, window, horizon, with_flags=False)[at_risk].astype(np.int32))
             ys.append(((lost > t) & (lost <= t + PERIOD_DAYS))[at_risk])
-            behaviour.append(features[at_risk])
-    if not rows:
+            behaviour.append(features[at_risk].astype(np.int64))
+            ends.append(np.full(int(at_risk.sum()), t + PERIOD_DAYS))
+    if not ends:
         return None
-    return np.vstack(rows), np.concatenate(ys).astype(float), np.vstack(behaviour)
+    events, behaviour = np.vstack(events), np.vstack(behaviour)
+    first, group = _pooled([*events.T, *behaviour.T])
+    return LearningRows(np.concatenate(ends), group, np.concatenate(ys).astype(float), events[first].astype(float),
+                        behaviour[first].astype(float))
 
 
-def _pooled(rows: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows of whole numbers >= 0 grouped when equal: (index of each group's first row, rows in it, sum of y)."""
-    codes = rows.astype(np.int64)
-    radix = codes.max(axis=0) + 1
-    if np.sum(np.log2(radix.astype(float))) < 62:  # one int64 key per row: a 1-D unique instead of a row sort
-        key = np.zeros(len(codes), dtype=np.int64)
-        for column, base in zip(codes.T, radix):
-            key = key * base + column
-        group, uniques = pd.factorize(key)  # hashing: no sort
+def _pooled(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows, given column by column as whole numbers >= 0, grouped when equal: (each group's first row, each
+    row's group)."""
+    radix = [int(column.max()) + 1 for column in columns]
+    if sum(np.log2(radix)) < 62:  # one int64 key per row: hashed, no row sort
+        key = np.zeros(len(columns[0]), dtype=np.int64)
+        for column, base in zip(columns, radix):
+            key *= base
+            key += column
+        group, uniques = pd.factorize(key)
         first = np.empty(len(uniques), dtype=np.int64)
         first[group[::-1]] = np.arange(len(group) - 1, -1, -1)  # the last write per group is its first row
-    else:
-        _, first, group = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-        group = group.ravel()
-    return first, np.bincount(group).astype(float), np.bincount(group, weights=y)
+        return first, group
+    _, first, group = np.unique(np.column_stack(columns), axis=0, return_index=True, return_inverse=True)
+    return first, group.ravel()
 
 
-def learn_effects(book: Book, p_values: bool = True) -> pd.DataFrame:
+def learn_effects(book: Book, p_values: bool = True, rows: LearningRows | None = None) -> pd.DataFrame:
     """The effects table (``EFFECT_COLUMNS``, one row per event type and the renewal), learned or default.
 
     ``p_values=False`` leaves ``p_value`` blank and skips the unpenalised fit that only the p-values need (scoring
-    uses the odds ratios alone)."""
+    uses the odds ratios alone). ``rows``: ``learning_rows`` of a later as-of of the same records (a trend's
+    latest book), of which the periods ended by this book's as-of are used; by default they are built here."""
     s = book.settings
     as_of = day_of(s.today())
-    window, horizon = int(s.event_window_days), int(s.horizon_days)
+    horizon = int(s.horizon_days)
     data = EventData(book)
     prior = default_effects(book)
     counts = pd.Series({code: int(np.count_nonzero((data.code == code) & (data.day <= as_of))) for code in EVENT_TYPES})
@@ -229,20 +254,27 @@ def learn_effects(book: Book, p_values: bool = True) -> pd.DataFrame:
                           "odds_ratio": np.exp(prior.reindex(CODES).to_numpy()), "ci_low": np.nan,
                           "ci_high": np.nan, "p_value": np.nan, "source": "default",
                           "n_events": counts.reindex(CODES).to_numpy()})
-    built = _learning_rows(book, data, as_of, window, horizon) if len(book.events) else None
-    if built is None:
+    if not len(book.events):
         return table
-    X_events, y, behaviour = built
-    if y.sum() < max(int(s.min_breakups_to_learn), 1) or y.sum() == len(y):
+    rows = book.event_learning if rows is None else rows
+    if rows is None:
         return table
-    present = X_events.sum(axis=0) > 0
+    # pooled rows: identical account-weeks as one binomial row (the same likelihood, a fraction of the rows)
+    mine = rows.period_end <= as_of
+    trials = np.bincount(rows.group[mine], minlength=len(rows.events)).astype(float)
+    y = np.bincount(rows.group[mine], weights=rows.breakup[mine], minlength=len(rows.events))
+    if y.sum() < max(int(s.min_breakups_to_learn), 1) or y.sum() == trials.sum():
+        return table
+    used = trials > 0
+    trials, y, events, behaviour = trials[used], y[used], rows.events[used], rows.behaviour[used]
+    present = events.sum(axis=0) > 0
     codes = [c for c, ok in zip(CODES, present) if ok]
-    E = X_events[:, present]
+    E = events[:, present]
     logs = np.log1p(behaviour)
-    b = (logs - logs.mean(axis=0)) / np.maximum(logs.std(axis=0), 1e-9)
-    # identical rows pooled into one binomial row (the same likelihood, a fraction of the rows)
-    first, trials, y = _pooled(np.column_stack([E, behaviour]), y)
-    X = np.column_stack([np.ones(len(y)), b[first], E[first]])
+    centre = np.average(logs, axis=0, weights=trials)
+    spread = np.sqrt(np.average((logs - centre) ** 2, axis=0, weights=trials))
+    b = (logs - centre) / np.maximum(spread, 1e-9)
+    X = np.column_stack([np.ones(len(y)), b, E])
     k0 = X.shape[1] - E.shape[1]
     rate = y.sum() / trials.sum()
     p_h = 1 - (1 - rate) ** (horizon / PERIOD_DAYS)  # break-up probability over the horizon

@@ -270,8 +270,11 @@ def _issue_texts(book: Book, ids: pd.Index) -> list[list[str]]:
     return out
 
 
-def score_book(book: Book) -> pd.DataFrame:
-    """One row per account (``book.accounts`` order): ``SCORE_COLUMNS``."""
+def score_book(book: Book, explain: bool = True, learning=None) -> pd.DataFrame:
+    """One row per account (``book.accounts`` order): ``SCORE_COLUMNS``.
+
+    ``explain=False`` skips the drivers' words and the reader's issues (a trend's month-ends need risk and band only).
+    ``learning``: the event model's rows of a later as-of of the same records (``event_effects.learn_effects``)."""
     _validate(book)
     s = book.settings
     as_of = day_of(s.today())
@@ -282,7 +285,7 @@ def score_book(book: Book) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=float if c in ("risk", "expected_purchases", "p_alive") else object)
                              for c in SCORE_COLUMNS})
     bought, now, notes = _purchases(book, ids, as_of)
-    issues = _issue_texts(book, ids)
+    issues = _issue_texts(book, ids) if explain else [[] for _ in range(n)]
     for i, note in enumerate(notes):
         if note:
             issues[i].append(note)
@@ -293,7 +296,8 @@ def score_book(book: Book) -> pd.DataFrame:
         issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
 
     # events and renewal on the odds
-    effects = learn_effects(book, p_values=False).set_index("event_type")["odds_ratio"].reindex(list(CODES)).fillna(1.0)
+    effects = learn_effects(book, p_values=False, rows=learning).set_index("event_type")["odds_ratio"] \
+        .reindex(list(CODES)).fillna(1.0)
     data = EventData(book)
     window, horizon = int(s.event_window_days), int(s.horizon_days)
     features = data.features(as_of, window, horizon)
@@ -301,14 +305,14 @@ def score_book(book: Book) -> pd.DataFrame:
     base = np.clip(bought.risk, EPS, 1 - EPS)
     base_logit = _logit(base)
     risk = special.expit(base_logit + log_effects.sum(axis=1))
-    contributions = shapley_points(base_logit, log_effects)
-
-    # texts
-    to_renewal = data.days_to_renewal(as_of)
-    latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
-    pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
-    names = np.column_stack([pattern.astype(object), _event_words(features, latest, to_renewal, as_of, window)])
-    drivers = _explain(names, _round_points(np.column_stack([base, contributions]), risk))
+    drivers = [["", "", ""] for _ in range(n)]
+    if explain:
+        contributions = shapley_points(base_logit, log_effects)
+        to_renewal = data.days_to_renewal(as_of)
+        latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
+        pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
+        names = np.column_stack([pattern.astype(object), _event_words(features, latest, to_renewal, as_of, window)])
+        drivers = _explain(names, _round_points(np.column_stack([base, contributions]), risk))
 
     # lost and not-yet accounts
     lost_days, since = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)

@@ -176,7 +176,11 @@ class TrendJob:
                  budget_seconds: float | None = None):
         if score is None or tier is None:
             from . import risk, tiers as tiers_module
-            score = score or risk.score_book
+
+            def score_past(past: Book) -> pd.DataFrame:
+                # every month-end's event model selects from the latest book's rows (the same records up to it)
+                return risk.score_book(past, explain=False, learning=book.event_learning)
+            score = score or score_past
             tier = tier or tiers_module.loyalty_tiers
         self.book, self.months, self.score, self.tier = book, months, score, tier
         self.budget = budget_seconds
