@@ -24,6 +24,7 @@ from .tables import (STRICT_NAMES, Table, as_grid, find_settings, frame_table, g
                      map_columns, missing_columns_error, no_accounts_error, role_scores)
 
 _TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
+_TOTAL_WORDS = re.compile(r"total|sum|overall", re.IGNORECASE)     # in every label _TOTALS matches
 _COUNTS = ("order_count", "complaints_90d", "referrals")
 _LOST_HEADERS = {"churned", "churn", "lost", "cancelled", "canceled", "closed"}
 
@@ -48,10 +49,22 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
     return parsed
 
 
+def _totals_labels(labels) -> np.ndarray:
+    """Which labels read Total/Sum/...: the words are searched for in all labels joined, the pattern run only on
+    the labels that hold one (ten thousand names, one C-level scan)."""
+    texts = [u if isinstance(u, str) else "" for u in labels]
+    hits = np.zeros(len(texts), dtype=bool)
+    found = [m.start() for m in _TOTAL_WORDS.finditer("\0".join(texts))]
+    if found:
+        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+        for i in np.unique(np.searchsorted(ends, found, side="right")):
+            hits[i] = _TOTALS.fullmatch(texts[i]) is not None
+    return hits
+
+
 def _is_totals_label(raw: pd.Series) -> np.ndarray:
     codes, uniques = pd.factorize(raw)
-    hits = np.array([isinstance(u, str) and _TOTALS.fullmatch(u) is not None for u in uniques] + [False])
-    return hits[codes]
+    return np.append(_totals_labels(uniques), False)[codes]
 
 
 class _Ids:
@@ -66,7 +79,7 @@ class _Ids:
         return np.append(np.asarray(answers, dtype=bool), False)[self.codes]
 
     def totals_label(self) -> np.ndarray:
-        return self.per_id([_TOTALS.fullmatch(u) is not None for u in self.uniques])
+        return self.per_id(_totals_labels(self.uniques))
 
 
 def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed], ids: _Ids) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +108,8 @@ class _Issues:
     def add(self, row: int | None, column: str, value: Any, problem: str, order: int = 0) -> None:
         self.rows.append((row if row is not None else 1 << 62, order,
                           {"sheet": self.sheet, "row": None if row is None else int(row), "column": column,
-                           "value": cells.as_text(value), "problem": problem}))
+                           "value": value.strip() if type(value) is str else cells.as_text(value),  # as_text
+                           "problem": problem}))
 
     def cells(self, table: Table, parsed: dict[str, cells.Parsed], keep: np.ndarray, skip=()) -> None:
         for col, p in parsed.items():
@@ -103,7 +117,7 @@ class _Issues:
                 continue
             j = table.mapping[col]
             problems = p.problems.to_numpy()
-            bad = np.flatnonzero(keep & p.problems.notna().to_numpy())
+            bad = np.flatnonzero(keep & pd.notna(problems))
             for row, value, problem in zip(table.rows[bad], table.column(j)[bad], problems[bad]):
                 self.add(row, table.headers[j], value, problem, j)
 
