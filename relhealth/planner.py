@@ -156,8 +156,8 @@ def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray
         complaints = np.bincount(at[types == "complaint"], minlength=n).astype(float)
     elif "complaints_90d" in book.accounts.columns:
         complaints = pd.to_numeric(book.accounts["complaints_90d"], errors="coerce").to_numpy(dtype=float)
-    return [{"orders": float(orders_n[i]), "spend": float(spend[i]), "complaints": complaints[i],
-             "events": events_of.get(i, [])} for i in chosen.tolist()]
+    return [{"orders": o, "spend": s, "complaints": c, "events": events_of.get(i, [])} for i, o, s, c in
+            zip(chosen.tolist(), orders_n[chosen].tolist(), spend[chosen].tolist(), complaints[chosen].tolist())]
 
 
 def harm_of(reason: str, complaints: float) -> str:
@@ -397,7 +397,7 @@ def _money(value: float) -> str:
 
 
 def _d(stamp: pd.Timestamp) -> str:
-    return stamp.strftime("%Y-%m-%d")
+    return stamp.date().isoformat()  # YYYY-MM-DD, several times quicker than strftime
 
 
 def _dtype(column: str) -> str:
