@@ -46,24 +46,28 @@ _NO = {"", "no", "none", "n a", "na", "false", "0", "nan", "nil", "tbd", "vacant
 
 
 def _order_days(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
-    """Distinct order days up to each account's end, sorted by account then day: ``account_id``, ``at`` (the
-    account's position in book.accounts) and ``day``. Orders of accounts not in the book are left out (no
-    account, no tier)."""
+    """Distinct order days up to each account's end, sorted by account then day: ``at`` (the account's position
+    in book.accounts; its id is ``spans["account_id"]`` there) and ``day``. Orders of accounts not in the book
+    are left out (no account, no tier)."""
     orders = book.orders
-    ids = book.accounts["account_id"].astype(str).to_numpy()
+    no_id = pd.isna(book.accounts["account_id"].astype(str).to_numpy())
     at = stats.account_positions(book, orders)
     day = stats.day_numbers(orders["order_date"])
     keep = (at >= 0) & ~np.isnan(day)
-    keep[keep] = ~pd.isna(ids[at[keep]])
+    if no_id.any():  # orders without an account id count for nobody
+        keep &= ~no_id[np.where(keep, at, 0)]
     at, day = at[keep], day[keep]
     end = spans["end"].to_numpy(dtype=float)[at]  # spans rows follow book.accounts
     inside = day <= np.where(np.isnan(end), stats.as_of_day(book), end)
     at, day = at[inside], day[inside]
-    order = np.lexsort((day, at))
-    at, day = at[order], day[order]
-    distinct = np.r_[True, (at[1:] != at[:-1]) | (day[1:] != day[:-1])] if len(at) else np.zeros(0, bool)
-    at, day = at[distinct], day[distinct]
-    return pd.DataFrame({"account_id": ids[at], "at": at, "day": day})
+    if not len(at):
+        return pd.DataFrame({"at": at, "day": day})
+    # (account, day) as one whole number: one sort both orders and de-duplicates them
+    low = int(day.min())
+    width = int(day.max()) - low + 1
+    pair = np.unique(at.astype(np.int64) * width + (day.astype(np.int64) - low))
+    at, day = pair // width, (pair % width + low).astype(float)
+    return pd.DataFrame({"at": at, "day": day})
 
 
 def _orders_by_account(order_days: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +92,7 @@ def _orders_by_account(order_days: pd.DataFrame, spans: pd.DataFrame) -> pd.Data
         spread = np.sqrt(np.maximum(s2 - s1 ** 2 / m, 0) / (m - 1))
         cv = np.where((m >= 2) & (mean > 0), spread / mean, np.nan)
     return pd.DataFrame({"orders": count.astype("int64"), "mean_gap": mean, "gap_cv": cv, "last_day": last_day},
-                        index=pd.Index(order_days["account_id"].to_numpy()[first], name="account_id"))
+                        index=pd.Index(spans["account_id"].to_numpy()[at[first]], name="account_id"))
 
 
 def _summary_orders(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
@@ -146,10 +150,11 @@ def _withstood_failure(book: Book, spans: pd.DataFrame, order_days: pd.DataFrame
     accounts = spans.drop_duplicates("account_id")
     failing = accounts.index.to_numpy()[pd.Index(accounts["account_id"]).get_indexer(failure.index)]
     orders = order_days[np.isin(order_days["at"].to_numpy(), failing)]
-    at = failure.reindex(orders["account_id"]).to_numpy()
+    order_ids = spans["account_id"].to_numpy()[orders["at"].to_numpy()]
+    at = failure.reindex(order_ids).to_numpy()
     since_by_id = np.maximum(span["start"], failure - 365)
-    since = since_by_id.reindex(orders["account_id"]).to_numpy()
-    frame = pd.DataFrame({"account_id": orders["account_id"].to_numpy(),
+    since = since_by_id.reindex(order_ids).to_numpy()
+    frame = pd.DataFrame({"account_id": order_ids,
                           "before": (orders["day"].to_numpy() >= since) & (orders["day"].to_numpy() < at),
                           "after": orders["day"].to_numpy() > at})
     counts = frame.groupby("account_id")[["before", "after"]].sum().reindex(failure.index, fill_value=0)
