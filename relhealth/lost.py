@@ -51,9 +51,9 @@ class LostReport:
 def _text(accounts: pd.DataFrame, column: str, missing: str) -> np.ndarray:
     if column not in accounts.columns:
         return np.full(len(accounts), missing, dtype=object)
-    values = accounts[column].astype(object).to_numpy()
-    return np.array([missing if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip()
-                     else str(v).strip() for v in values], dtype=object)
+    values = accounts[column].astype(object).to_numpy().tolist()
+    texts = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in values]
+    return np.array([t or missing for t in texts], dtype=object)
 
 
 def _cause(reason: str) -> str:
@@ -71,9 +71,14 @@ def _lost_accounts(book: Book) -> tuple[pd.DataFrame, np.ndarray]:
     lost = (lost_day <= today) | (np.char.lower(status.astype(str)) == "lost")
     reasons = _text(accounts, "lost_reason", NO_REASON)
     # One spelling per reason: the first one met for each normalised key.
+    # A book repeats a few reasons many times: each distinct spelling is normalised and classified once.
     first_spelling: dict[str, str] = {}
-    reasons = np.array([first_spelling.setdefault(normalise_header(r), r) for r in reasons], dtype=object)
-    causes = np.array([_cause(r) for r in reasons], dtype=object)
+    spelling: dict[str, str] = {}
+    for r in dict.fromkeys(reasons.tolist()):  # distinct reasons, in order of first appearance
+        spelling[r] = first_spelling.setdefault(normalise_header(r), r)
+    cause_of = {r: _cause(r) for r in dict.fromkeys(spelling.values())}
+    reasons = np.array([spelling[r] for r in reasons.tolist()], dtype=object)
+    causes = np.array([cause_of[r] for r in reasons.tolist()], dtype=object)
     end = np.where(np.isfinite(lost_day), np.minimum(lost_day, today), today)
     frame = pd.DataFrame({
         "account_id": accounts["account_id"].astype(str).to_numpy(),
