@@ -215,7 +215,8 @@ def _complaint_levels(book: Book, spans: pd.DataFrame, window: int) -> tuple[np.
     duration = np.nan_to_num(next_day - day)
     step = np.minimum(level, 3).astype(int)
     days += np.bincount(step, weights=duration, minlength=4)[:4]
-    visited = np.unique(ids[duration > 0] * 4 + step[duration > 0]) % 4
+    visited = np.sort(ids[duration > 0] * 4 + step[duration > 0])  # (account, level) pairs, each counted once
+    visited = visited[np.r_[True, visited[1:] != visited[:-1]]] % 4 if len(visited) else visited
     accounts += np.bincount(visited, minlength=4)[:4]
     points = pd.DataFrame({"account_id": ids, "day": day})
     ends_by_id = touched.set_index("key")
