@@ -88,8 +88,9 @@ def _split(raw: pd.Series) -> _Cells:
         sub = values[is_text]
         sub_codes, uniques = pd.factorize(sub)
         texts = np.array([str(u).strip() for u in uniques] + [None], dtype=object)[:-1]   # None: stays 1-D
-        # Excel errors all start with "#": only those few texts are upper-cased and looked up
-        error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
+        error = np.zeros(len(texts), dtype=bool)
+        if "#" in "".join(texts):      # Excel errors all start with "#": most columns hold none at all
+            error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
         text_kind = np.where(texts == "", MISSING, np.where(error, ERROR, TEXT)).astype(np.int8)
         kind[is_text] = text_kind[sub_codes]
         codes[is_text] = sub_codes

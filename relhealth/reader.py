@@ -24,7 +24,8 @@ from .tables import (STRICT_NAMES, Table, as_grid, find_settings, frame_table, g
                      map_columns, missing_columns_error, no_accounts_error, role_scores)
 
 _TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
-_TOTAL_WORDS = re.compile(r"total|sum|overall", re.IGNORECASE)     # in every label _TOTALS matches
+# One of these is in every label _TOTALS matches, lower-cased ("\u017f", the long s, also matches s ignoring case).
+_TOTAL_WORDS = ("total", "sum", "\u017fum", "overall")
 _COUNTS = ("order_count", "complaints_90d", "referrals")
 _LOST_HEADERS = {"churned", "churn", "lost", "cancelled", "canceled", "closed"}
 
@@ -50,11 +51,20 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
 
 
 def _totals_labels(labels) -> np.ndarray:
-    """Which labels read Total/Sum/...: the words are searched for in all labels joined, the pattern run only on
-    the labels that hold one (ten thousand names, one C-level scan)."""
+    """Which labels read Total/Sum/...: the words are found in all labels joined and lower-cased (a C-level scan),
+    and the pattern is run only on the labels that hold one."""
     texts = [u if isinstance(u, str) else "" for u in labels]
+    joined = "\0".join(texts)
+    low = joined.lower()
+    if len(low) != len(joined):            # a letter whose lower case is longer: positions would drift
+        return np.array([_TOTALS.fullmatch(t) is not None for t in texts], dtype=bool)
+    found = []
+    for word in _TOTAL_WORDS:
+        at = low.find(word)
+        while at >= 0:
+            found.append(at)
+            at = low.find(word, at + 1)
     hits = np.zeros(len(texts), dtype=bool)
-    found = [m.start() for m in _TOTAL_WORDS.finditer("\0".join(texts))]
     if found:
         ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
         for i in np.unique(np.searchsorted(ends, found, side="right")):
