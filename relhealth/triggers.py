@@ -60,7 +60,6 @@ class _Events:
 
     def __init__(self, book: Book, spans: pd.DataFrame):
         events = book.events
-        ids = book.accounts["account_id"].astype(str).to_numpy()
         at = stats.account_positions(book, events) if len(events) else np.zeros(0, int)
         span_key = spans["key"].to_numpy()
         by_key = np.argsort(span_key, kind="stable")
@@ -77,7 +76,7 @@ class _Events:
         event, span, day = event[order], span[order], day[order]
         self.codes, types = pd.factorize(events["event_type"].to_numpy(dtype=object)[event])
         self.types = {t: k for k, t in enumerate(types)}
-        self.frame = pd.DataFrame({"account_id": ids[at[event]], "key": at[event], "day": day,
+        self.frame = pd.DataFrame({"key": at[event], "day": day,
                                    "start": spans["start"].to_numpy()[span], "end": end[keep][order],
                                    "lost": spans["lost"].to_numpy()[span]})
 
@@ -94,16 +93,18 @@ def _after_event(events: pd.DataFrame, window: int) -> pd.DataFrame:
     """Per account with events: days at risk within ``window`` days from an event, and whether its break-up
     falls in one. Windows are [day, day + window - 1] clipped to the span; overlapping windows count once."""
     if not len(events):
-        return pd.DataFrame({"account_id": [], "days": [], "breakup": []})
+        return pd.DataFrame({"key": [], "days": [], "breakup": []})
     lo = np.maximum(events["day"].to_numpy(), events["start"].to_numpy())
     hi = np.minimum(events["day"].to_numpy() + window - 1, events["end"].to_numpy())
-    same = events["account_id"].to_numpy()
+    same = events["key"].to_numpy()
+    first = np.flatnonzero(np.r_[True, same[1:] != same[:-1]])  # events come grouped by account
     prev_hi = np.r_[-np.inf, hi[:-1]]
-    prev_hi[np.r_[True, same[1:] != same[:-1]]] = -np.inf
+    prev_hi[first] = -np.inf
     covered = np.maximum(0.0, hi - np.maximum(lo, prev_hi + 1) + 1)
     hit = events["lost"].to_numpy() & (hi >= events["end"].to_numpy()) & (lo <= events["end"].to_numpy())
-    per = pd.DataFrame({"account_id": same, "days": covered, "breakup": hit})
-    return per.groupby("account_id", sort=False).agg(days=("days", "sum"), breakup=("breakup", "any")).reset_index()
+    # whole days: per-account sums are exact
+    return pd.DataFrame({"key": same[first], "days": np.add.reduceat(covered, first),
+                         "breakup": np.logical_or.reduceat(hit, first)})
 
 
 def _person_time_row(spans: pd.DataFrame, after: pd.DataFrame, window: int, significance: float,
@@ -114,8 +115,8 @@ def _person_time_row(spans: pd.DataFrame, after: pd.DataFrame, window: int, sign
     breakups_with = int(after["breakup"].sum())
     days_without = total_days - days_with
     breakups_without = total_breakups - breakups_with
-    per_account = pd.Series(after["days"].to_numpy(), index=after["account_id"].to_numpy())
-    own = (spans["end"] - spans["start"] + 1).to_numpy() - per_account.reindex(spans["account_id"]).fillna(0).to_numpy()
+    per_account = pd.Series(after["days"].to_numpy(), index=after["key"].to_numpy())
+    own = (spans["end"] - spans["start"] + 1).to_numpy() - per_account.reindex(spans["key"]).fillna(0).to_numpy()
     comparison = stats.rate_ratio_test(breakups_with, days_with, breakups_without, days_without)
     if problem:
         comparison = stats.Comparison(comparison.rate_ratio, np.nan, np.nan, np.nan)
