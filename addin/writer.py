@@ -36,6 +36,7 @@ NUMBER_FORMATS = {"money": '"$"#,##0', "percent": "0%", "percent1": "0.0%", "dat
                   "num1": "0.0", "ratio": '0.0"x"', "p": "0.0000", "id": "@"}
 BAND_FILLS = {"Low": "E3EDF6", "Watch": "FFF2CC", "High": "FBDCC8", "Critical": "F2C4C0"}
 HEADER_FILL, USER_FILL, MARK_FONT = "1F4E78", "FFF2CC", "7F7F7F"
+_TIME_TYPES = (dt.datetime, dt.date, dt.time, dt.timedelta)
 
 
 class Styles:
@@ -151,8 +152,10 @@ def read_existing(ws) -> merge.Existing | None:
     width = ws.max_column
     headers = [merge.header_text(v) for v in top[found]] + [None] * (width - len(top[found]))
     rows = []
+    # The style is taken as it is, not copied: cells are only ever given a new style object (``write_keyed`` copies
+    # it onto the cell it writes), never changed in place. Links and notes are copied: assigning them binds them.
     for row in ws.iter_rows(min_row=header_row + 1, max_row=ws.max_row, max_col=max(width, 1)):
-        rows.append([merge.Cell(c.value, copy(c._style) if c.has_style else None,
+        rows.append([merge.Cell(c.value, c._style if c.has_style else None,
                                 copy(c.hyperlink) if c.hyperlink else None, copy(c.comment) if c.comment else None)
                      for c in row])
     return merge.Existing(header_row, headers, rows)
@@ -169,18 +172,26 @@ def write_keyed(wb, ws, table: Keyed, plan: merge.Plan, existing: merge.Existing
             cell._style = styles.header(user=header not in plan.computed)
     marker_at = plan.position(table.marker) + 1 if table.marker in plan.headers else None
     moves = merge.row_map(plan)
+    # (column, header, computed here?) once, not per cell
+    layout = [(j, header, header in plan.computed and plan.position(header) == j - 1)
+              for j, header in enumerate(plan.headers, start=1)]
     for k, row in enumerate(plan.rows):
         r = hr + 1 + k
         source = existing.rows[row.source] if row.source is not None else None
-        for j, header in enumerate(plan.headers, start=1):
+        for j, header, computed in layout:
             cell = ws.cell(r, j)
-            if row.computed is not None and header in plan.computed and plan.position(header) == j - 1:
+            if row.computed is not None and computed:
                 value = _excel_value(row.computed.get(header))
+                if isinstance(value, _TIME_TYPES):
+                    cell._style = StyleArray()  # openpyxl sets a date format on the style it has: not a shared one
                 cell.value = value
                 cell._style = styles.value(fmt[header], value)
             elif source is not None and j - 1 < len(source):
                 old = source[j - 1]
-                cell.value = merge.move_formula(old.value, moves, ws.title)
+                value = merge.move_formula(old.value, moves, ws.title)
+                if isinstance(value, _TIME_TYPES):
+                    cell._style = StyleArray()
+                cell.value = value
                 cell._style = copy(old.style) if old.style is not None else StyleArray()
                 cell.hyperlink = old.hyperlink
                 cell.comment = old.comment
