@@ -20,6 +20,7 @@ in the 365 days up to its lost date (``stats.account_revenue``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,7 @@ def _text(accounts: pd.DataFrame, column: str, missing: str) -> np.ndarray:
     if column not in accounts.columns:
         return np.full(len(accounts), missing, dtype=object)
     values = accounts[column].astype(object).to_numpy().tolist()
-    texts = [None if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in values]
+    texts = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v).strip() for v in values]
     return np.array([t or missing for t in texts], dtype=object)
 
 

@@ -173,23 +173,17 @@ def harm_of(reason: str, complaints: float) -> str:
 
 
 _SERVICE_AT_WORD_START = re.compile(r"\b(?:" + "|".join(map(re.escape, _SERVICE_WORDS)) + ")")
+# A book repeats a few reasons (and settings' day counts) many times: each is worked out once.
+_is_exogenous = lru_cache(maxsize=4096)(is_exogenous)
+_span = lru_cache(maxsize=64)(lambda days: pd.Timedelta(days=days))
 
 
 @lru_cache(maxsize=4096)
 def _reason_words(reason: str) -> tuple[bool, bool, bool]:
-    """(exogenous, names a major failure, names a service failure) for a stated reason; a book repeats a few
-    reasons many times, so each is read once."""
+    """(exogenous, names a major failure, names a service failure) for a stated reason."""
     key = normalise_header(reason)
     return (bool(reason) and _is_exogenous(reason), any(w in key for w in _MAJOR_WORDS),
             _SERVICE_AT_WORD_START.search(key) is not None)
-
-
-_is_exogenous = lru_cache(maxsize=4096)(is_exogenous)
-
-
-@lru_cache(maxsize=64)
-def _span(days: int) -> pd.Timedelta:
-    return pd.Timedelta(days=days)
 
 
 def make_good_budget(revenue: float, harm: str, share: float) -> float:
@@ -368,12 +362,8 @@ def _days(frame: pd.DataFrame, column: str) -> np.ndarray:
     return day_numbers(frame[column]) if column in frame.columns else np.full(len(frame), np.nan)
 
 
-def _timestamp(day: float) -> pd.Timestamp | None:
-    return None if not np.isfinite(day) else pd.Timestamp("1970-01-01") + pd.Timedelta(days=int(day))
-
-
 def _timestamps(days: np.ndarray) -> list:
-    """``_timestamp`` of each day, converted in one go."""
+    """Day numbers -> Timestamps (None where missing), converted in one go."""
     finite = np.isfinite(days)
     stamps = pd.Timestamp("1970-01-01") + pd.to_timedelta(np.where(finite, days, 0).astype("int64"), unit="D")
     return [stamp if ok else None for stamp, ok in zip(stamps, finite.tolist())]
