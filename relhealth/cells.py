@@ -190,6 +190,10 @@ _EU_NUMBER = re.compile(r"(?:\d{1,3}(?:\.\d{3})+|\d*)(?:,\d+)?")
 _SUFFIX = {"k": 1e3, "m": 1e6, "mm": 1e6, "mn": 1e6, "bn": 1e9, "b": 1e9}
 
 
+# "$12,300", "1,234.50": what _one_number makes of them, read without its pattern (most money texts look so)
+_PLAIN_AMOUNT = re.compile(r"\$?[0-9]{1,3}(?:,[0-9]{3})*(?:\.[0-9]+)?")
+
+
 def _one_number(text: str) -> tuple[float, bool]:
     """ "$1,200.50", "1.2k", "(300)", "300-", "USD 300", "€1.200,50", "45%" -> (number, had a % sign); NaN if not."""
     m = _DECORATED.fullmatch(text)
@@ -218,7 +222,10 @@ def _text_numbers(texts: np.ndarray, what: str, percent: bool) -> tuple[np.ndarr
     raw = pd.Series(texts, dtype=object)
     out = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, copy=True)
     problems = np.full(len(raw), None, dtype=object)
-    for i in np.flatnonzero(np.isnan(out)):
+    left = np.flatnonzero(np.isnan(out))
+    plain = np.array([_PLAIN_AMOUNT.fullmatch(texts[i]) is not None for i in left], dtype=bool)
+    out[left[plain]] = [float(texts[i].lstrip("$").replace(",", "")) for i in left[plain]]
+    for i in left[~plain]:
         text = texts[i]
         if text in DASHES:
             out[i] = 0.0

@@ -81,9 +81,24 @@ def _order_votes(s: pd.Series, todo: np.ndarray, weights: np.ndarray) -> tuple[i
     return weights[mdy & ~dmy].sum(), weights[dmy & ~mdy].sum()
 
 
-# The two forms most cells hold, read by splitting into numbers: "3/14/2025" (either order) and "2025-03-14".
-# Digits are spelled [0-9] because \d also takes other scripts' digits, which the formats below handle.
-_PLAIN = re.compile(r"([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})|([0-9]{4}-[0-9]{2}-[0-9]{2})")
+# The two forms most cells hold, read from the characters' codes without a pattern per text: "3/14/2025" (either
+# order) and "2025-03-14". Letters a, b, c are the digits of the three numbers (ASCII digits only: other scripts'
+# digits are left to the formats below); any other character must be there as it is.
+_PLAIN_FORMS = {"a/b/cccc": False, "a/bb/cccc": False, "aa/b/cccc": False, "aa/bb/cccc": False, "aaaa-bb-cc": True}
+
+
+def _form(form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(digit here?, the character code required elsewhere, each digit's place value in numbers a, b, c)."""
+    digit = np.array([c in "abc" for c in form])
+    literal = np.array([0 if c in "abc" else ord(c) for c in form])
+    places = np.zeros((len(form), 3), dtype=np.int64)
+    for k, letter in enumerate("abc"):
+        at = [i for i, c in enumerate(form) if c == letter]
+        places[at, k] = 10 ** np.arange(len(at))[::-1]
+    return digit, literal, places
+
+
+_FORMS = [(_form(form), is_iso) for form, is_iso in _PLAIN_FORMS.items()]
 _PLAIN_YEARS = (1900, 2199)   # within these every reading is plausible, so no later check can differ
 
 
@@ -96,23 +111,36 @@ def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndar
     return days.astype("datetime64[ns]"), ok
 
 
+def _plain_numbers(texts: np.ndarray, todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(which texts, their three numbers, ISO or not) for the ``todo`` texts in one of ``_PLAIN_FORMS``."""
+    idx = np.flatnonzero(todo)
+    lengths = np.fromiter(map(len, texts[idx]), dtype=np.int64, count=len(idx))
+    fits = (lengths >= 8) & (lengths <= 10)
+    idx, lengths = idx[fits], lengths[fits]
+    codes = texts[idx].astype("U10").view(np.uint32).reshape(len(idx), 10).astype(np.int64)   # one row a text
+    found, numbers, iso = [], [], []
+    for (digit, literal, places), is_iso in _FORMS:
+        rows = np.flatnonzero(lengths == len(digit))
+        chars = codes[rows, :len(digit)]
+        ok = np.where(digit, (chars >= 48) & (chars <= 57), chars == literal).all(axis=1)
+        parts = np.where(digit, chars - 48, 0)[ok] @ places
+        found.append(rows[ok])
+        numbers.append(parts)
+        iso.append(np.full(ok.sum(), is_iso))
+    order = np.concatenate(found)
+    return idx[order], np.concatenate(numbers), np.concatenate(iso)
+
+
 class _Plain:
     """The plain texts among ``todo``: ISO days read outright; "m/d/yyyy" both ways, for the column to choose."""
 
     def __init__(self, texts: np.ndarray, todo: np.ndarray, out: np.ndarray, slashed: bool):
         n = len(texts)
         self.iso, self.slash = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-        idx = np.flatnonzero(todo)
-        match = _PLAIN.fullmatch
-        form = np.fromiter(((m.lastindex if (m := match(t)) else 0) for t in texts[idx]), dtype=np.int8,
-                           count=len(idx))
-        idx = idx[form > 0]
-        form = form[form > 0]
+        self.mdy, self.dmy = np.full(n, NAT), np.full(n, NAT)     # each slashed text read month- / day-first
+        idx, parts, iso = _plain_numbers(texts, todo)
         if not len(idx):
             return
-        fields = "/".join(texts[idx]).replace("-", "/").split("/")      # one split for all: 3 numbers each
-        parts = np.fromiter(map(int, fields), dtype=np.int64, count=len(fields)).reshape(-1, 3)
-        iso = form == 2
         year = np.where(iso, parts[:, 0], parts[:, 2])
         in_years = (year >= _PLAIN_YEARS[0]) & (year <= _PLAIN_YEARS[1])
         day, ok = _days(year, parts[:, 1], parts[:, 2])
@@ -122,17 +150,13 @@ class _Plain:
         if slashed:
             take = ~iso & in_years
             self.slash[idx[take]] = True
-            self.mdy = np.full(n, NAT)
-            self.dmy = np.full(n, NAT)
             mdy, mdy_ok = _days(year, parts[:, 0], parts[:, 1])
             dmy, dmy_ok = _days(year, parts[:, 1], parts[:, 0])
             self.mdy[idx[take & mdy_ok]] = mdy[take & mdy_ok]
             self.dmy[idx[take & dmy_ok]] = dmy[take & dmy_ok]
 
     def votes(self, weights: np.ndarray) -> tuple[int, int]:
-        if not self.slash.any():
-            return 0, 0
-        mdy, dmy = ~np.isnat(self.mdy) & self.slash, ~np.isnat(self.dmy) & self.slash
+        mdy, dmy = ~np.isnat(self.mdy), ~np.isnat(self.dmy)
         return weights[mdy & ~dmy].sum(), weights[dmy & ~mdy].sum()
 
     def read(self, used: str, out: np.ndarray, problems: np.ndarray) -> None:
