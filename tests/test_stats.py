@@ -115,6 +115,28 @@ def test_account_revenue_falls_back_in_order():
     assert revenue[:3].tolist() == [10.0, 20.0, 11.0] and np.isnan(revenue[3])
 
 
+def test_account_positions_first_row_of_an_id_and_minus_one_when_unknown():
+    book = tiny_book([{"account_id": "A"}, {"account_id": "B"}, {"account_id": "A"}],
+                     orders=[("B", "2026-01-01", 1.0), ("Z", "2026-01-01", 1.0), ("A", "2026-01-02", 1.0)])
+    assert stats.account_positions(book, book.orders).tolist() == [1, -1, 0]
+    assert stats.account_positions(book, book.accounts).tolist() == [0, 1, 0]
+
+
+def test_account_revenue_sums_like_a_group_by_on_ids_to_the_last_digit():
+    rng = np.random.default_rng(3)
+    ids = [f"A{i:03d}" for i in range(60)]
+    orders = [(ids[j], f"2026-{rng.integers(1, 11):02d}-{rng.integers(1, 28):02d}", rng.integers(1, 10**6) / 100)
+              for j in rng.integers(0, 60, 3000)]
+    for shuffled in (orders, sorted(orders)):  # pandas sums sorted and unsorted group keys differently
+        # accounts listed in another order than their ids sort in, one of them twice
+        book = tiny_book([{"account_id": i} for i in ids[::-1]] + [{"account_id": "A007"}], orders=shuffled)
+        frame = book.orders.assign(day=stats.day_numbers(book.orders["order_date"]))
+        inside = frame[frame["day"] > stats.as_of_day(book) - stats.REVENUE_DAYS]
+        expected = inside.set_index("account_id")["amount"].groupby(level=0).sum(min_count=1)
+        revenue = stats.account_revenue(book)
+        assert revenue.tolist() == expected.reindex(ids[::-1] + ["A007"]).tolist()
+
+
 def test_every_entry_point_checks_its_book():
     from relhealth import lost, seasonality, tiers, triggers
     from relhealth.book import Book, BookError
