@@ -74,7 +74,10 @@ def _split(raw: pd.Series) -> _Cells:
         return _Cells(raw.index, raw.to_numpy(), kind, codes, np.array([], dtype=object))
     values = raw.astype(object).to_numpy()
     uniform = _UNIFORM.get(pd.api.types.infer_dtype(values, skipna=True))   # one C pass: all one type?
-    if uniform is not None:
+    if uniform == TEXT:        # text and blanks only: one hash pass finds the distinct texts and the blanks
+        all_codes, all_texts = pd.factorize(values)
+        kind = np.where(all_codes < 0, MISSING, TEXT).astype(np.int8)
+    elif uniform is not None:
         kind = np.where(pd.isna(values), MISSING, uniform).astype(np.int8)
     else:                      # mixed: each cell's type in one C pass, then the few distinct types looked up
         type_codes, types = pd.factorize(_TYPE_OF(values).astype(object))
@@ -85,8 +88,7 @@ def _split(raw: pd.Series) -> _Cells:
     is_text = kind == TEXT
     texts = np.array([], dtype=object)
     if is_text.any():
-        sub = values[is_text]
-        sub_codes, uniques = pd.factorize(sub)
+        sub_codes, uniques = (all_codes[is_text], all_texts) if uniform == TEXT else pd.factorize(values[is_text])
         texts = np.array([str(u).strip() for u in uniques] + [None], dtype=object)[:-1]   # None: stays 1-D
         error = np.zeros(len(texts), dtype=bool)
         if "#" in "".join(texts):      # Excel errors all start with "#": most columns hold none at all
@@ -118,7 +120,10 @@ def _finish(cells: _Cells, values: np.ndarray, problems: np.ndarray, note: str =
 
 
 def _is_null_word(texts: np.ndarray) -> np.ndarray:
-    return np.array([t.lower() in NULL_WORDS for t in texts], dtype=bool)
+    out = np.zeros(len(texts), dtype=bool)
+    short = np.flatnonzero(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) <= 4)  # none is longer
+    out[short] = [texts[i].lower() in NULL_WORDS for i in short]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- dates
@@ -347,10 +352,12 @@ def parse_text(raw: pd.Series) -> Parsed:
     cells = _split(raw)
     values = np.full(len(cells.kind), None, dtype=object)
     problems = _problems(cells)
-    rows = (cells.kind != MISSING) & (cells.kind != ERROR) & (cells.kind != TEXT)
-    if rows.any():  # numbers, dates, flags: each distinct value written out once
+    rows = (cells.kind == NUMBER) | (cells.kind == DATE) | (cells.kind == TIME)
+    if rows.any():  # numbers, dates, times: each distinct value written out once
         codes, uniques = pd.factorize(cells.obj[rows].astype(object))
         values[rows] = np.array([as_text(u) for u in uniques], dtype=object)[codes]
+    flags = cells.kind == BOOL    # apart: hashing takes TRUE for 1, and would write one as the other
+    values[flags] = [as_text(v) for v in cells.obj[flags]]
     _from_texts(cells, cells.texts.astype(object), values)
     return _finish(cells, values, problems, dtype=object)
 

@@ -197,6 +197,11 @@ def test_text(raw, text):
     assert one(cells.parse_text, raw) == (text, None)
 
 
+def test_text_keeps_flags_and_numbers_apart():
+    raw = pd.Series([1, True, 0, False, 1.0, "x", True], dtype=object)
+    assert cells.parse_text(raw).values.tolist() == ["1", "TRUE", "0", "FALSE", "1", "x", "TRUE"]
+
+
 def test_a_numeric_column_takes_the_fast_path():
     parsed = cells.parse_money(pd.Series([1.5, np.nan, 3.0]))
     assert parsed.values.tolist()[0::2] == [1.5, 3.0] and np.isnan(parsed.values.iloc[1])
