@@ -196,9 +196,10 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
     checked = iso | is_number | plain.iso | plain.slash
     if not todo.any() and not plain.slash.any():
         return out, _date_problems(out, checked, problems), used
-    s = pd.Series("", index=raw.index, dtype=object)
+    cleaned = np.full(len(raw), "", dtype=object)
     if todo.any():          # only what no plain form read is cleaned up
-        s[todo] = _normalise_date_text(raw[todo])
+        cleaned[todo] = _normalise_date_text(pd.Series(texts[todo], dtype=object)).to_numpy()
+    s = pd.Series(cleaned, dtype=object)
     _parse_formats(s, _YMD_FORMATS, out, todo)
     numeric = _where(s, todo, lambda t: t.str.fullmatch(r"\d{1,2}/\d{1,2}/\d{2,4}"))
     if numeric.any() or plain.slash.any():
