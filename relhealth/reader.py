@@ -35,6 +35,7 @@ _LOST_HEADERS = {"churned", "churn", "lost", "cancelled", "canceled", "closed"}
 def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.Parsed]:
     kinds = {c.name: c.kind for c in COLUMNS[role]}
     parsed = {}
+    table.cut(table.mapping.values())
     for col, j in table.mapping.items():
         raw = table.raw(j)
         if col == "status":
