@@ -87,6 +87,18 @@ def test_mixed_order_column_follows_the_majority_and_names_the_misfit():
     assert parsed.problems.tolist() == [None, None, "is not a date in this column's order (day/month/year)"]
 
 
+def test_plain_and_spelled_out_slashed_dates_decide_the_order_together():
+    # "15.03.2025" is cleaned up to 15/03/2025 and can only be day-first; the plain texts follow it
+    parsed = cells.parse_dates(pd.Series(["15.03.2025", "3/4/2025", "3/4/2025", "13/4/2025", "2/30/2025",
+                                          "2025-02-30", "2025-02-28", "31/12/1899"], dtype=object))
+    assert parsed.note == "dates read day/month/year"
+    assert parsed.values.tolist()[:4] == [pd.Timestamp(d) for d in ("2025-03-15", "2025-04-03", "2025-04-03",
+                                                                     "2025-04-13")]
+    assert parsed.values.iloc[6] == pd.Timestamp("2025-02-28")
+    assert parsed.problems.tolist() == [None, None, None, None, "is not a date", "is not a date", None,
+                                        "is not a plausible date (before 1900 or after 2199)"]
+
+
 def test_dates_come_back_as_datetime64_ns_with_blank_mask():
     parsed = cells.parse_dates(pd.Series([45731, None, " "], dtype=object))
     assert str(parsed.values.dtype) == "datetime64[ns]"

@@ -254,9 +254,11 @@ def test_typed_dataframes_keep_their_values():
 
 @pytest.mark.parametrize("grid,ids", [
     ([["Account", "Owner"], ["A1"], None, ["A2", "Bo", "extra"]], ["A1", "A2"]),
+    ([["Account", "Owner"]] + [[f"A{i}", "Ann"] for i in range(30)] + [["B1", "Bo", "extra"], ["B2"]],
+     [f"A{i}" for i in range(30)] + ["B1", "B2"]),
     (("Account", "Owner"), []),
     ([("Account",), ("A1",)], ["A1"]),
-], ids=["ragged-and-none-rows", "one-row-from-xlwings", "tuples-from-openpyxl"])
+], ids=["ragged-and-none-rows", "ragged-after-plain-rows", "one-row-from-xlwings", "tuples-from-openpyxl"])
 def test_grid_shapes_from_excel_libraries(grid, ids):
     assert read_book({"Accounts": grid}).accounts["account_id"].tolist() == ids
 
