@@ -138,6 +138,7 @@ class BookTarget:
 
         self.path = path
         self._png: dict[str, bytes] = {}
+        self._rendering: list[PngJob] = []
         try:
             self.grafted = graft.can_graft(path)
             source, self.stubbed = graft.reduce_package(path) if self.grafted else (path, set())
@@ -184,8 +185,12 @@ class BookTarget:
         writer.mark(self.wb, name, ws, last_row, width)
 
     def render_charts(self, charts) -> None:
-        """Render these charts' PNGs now (``write_charts`` places them): done while the trend is computed."""
-        self._png.update({c.name: writer.png_bytes(c.figure) for c in charts})
+        """Render these charts' PNGs (``write_charts`` places them) while the trend is computed. Where a process
+        can be forked (``PngJob``) it renders half of them meanwhile, and this one the other half."""
+        charts = list(charts)
+        half = (len(charts) + 1) // 2 if self.trend_workers >= 2 else 0
+        self._rendering.append(PngJob(charts[:half], self.trend_workers))
+        self._png.update({c.name: writer.png_bytes(c.figure) for c in charts[half:]})
 
     def read_trend(self, name: str):
         ws = writer.owned_sheet(self.wb, name)
@@ -197,6 +202,10 @@ class BookTarget:
             writer.clear_area(ws, writer.previous_area(self.wb, name))
         last_row = writer.write_findings(ws, title, [c.title for c in charts])
         anchors = chart_anchors(last_row + 2, len(charts))
+        pending = {c.name for job in self._rendering for c in job.charts}
+        self.render_charts([c for c in charts if c.name not in self._png and c.name not in pending])
+        while self._rendering:
+            self._png.update(self._rendering.pop(0).result())
         writer.place_pictures(ws, [(c.name, self._png.get(c.name, c.figure), a) for c, a in zip(charts, anchors)])
         writer.chart_page_breaks(ws, last_row + 2, len(charts), CHART_ROWS)
         below = last_row + 2 + ((len(charts) + 1) // 2) * CHART_ROWS
@@ -210,6 +219,43 @@ class BookTarget:
         buffer = io.BytesIO()
         self.wb.save(buffer)
         graft.graft(self.path, buffer.getvalue(), self.stubbed, path)
+
+
+class PngJob:
+    """The PNGs of some charts, ``{name: bytes}`` from ``result()``. With ``workers`` >= 2 (Linux, as the trend's
+    helper) a forked process renders them meanwhile; the bytes are those ``writer.png_bytes`` gives here, and if
+    that process fails they are rendered here after all."""
+
+    def __init__(self, charts, workers: int = 1):
+        self.charts, self.child, self.receive = list(charts), None, None
+        if workers < 2 or not self.charts or not sys.platform.startswith("linux"):
+            return
+        import multiprocessing as mp
+        try:
+            ctx = mp.get_context("fork")
+            self.receive, send = ctx.Pipe(duplex=False)
+            self.child = ctx.Process(target=self._render_to, args=(send,), daemon=True)
+            self.child.start()
+            send.close()
+        except (OSError, ValueError):
+            self.child = None
+
+    def _render_to(self, send) -> None:
+        import pickle
+        send.send_bytes(pickle.dumps({c.name: writer.png_bytes(c.figure) for c in self.charts}))
+        send.close()
+
+    def result(self) -> dict[str, bytes]:
+        if self.child is not None:
+            import pickle
+            try:
+                return pickle.loads(self.receive.recv_bytes())
+            except (EOFError, OSError):
+                pass  # the process died: render here
+            finally:
+                self.receive.close()
+                self.child.join()
+        return {c.name: writer.png_bytes(c.figure) for c in self.charts}
 
 
 CHART_ROWS = 21  # a 380-px chart spans 19 default rows (20 px each), plus a gap

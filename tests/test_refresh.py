@@ -282,3 +282,21 @@ def test_user_sheets_are_grafted_back_byte_for_byte(plain):
     wb = load_workbook(plain)
     assert len(wb["My Review"]._images) == 1 and wb["My Review"]["C3"].comment.text == "Checked by Maya"
     assert len(wb[owned.CHARTS]._images) == 9
+
+
+def test_charts_rendered_by_a_forked_process_are_the_pictures_rendered_here():
+    from matplotlib.figure import Figure
+
+    from addin.refresh import PngJob
+    from addin.writer import png_bytes
+    from charts import Chart
+
+    charts = []
+    for k in range(3):
+        figure = Figure(figsize=(3, 2), dpi=100)
+        figure.add_subplot(1, 1, 1).plot([0, 1, 2], [k, 2 * k, k])
+        figure.suptitle(f"chart {k}")
+        charts.append(Chart(f"chart_{k}", figure))
+    here = {c.name: png_bytes(c.figure) for c in charts}
+    assert PngJob(charts, workers=2).result() == here
+    assert PngJob(charts, workers=1).result() == here
