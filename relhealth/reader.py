@@ -54,7 +54,8 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
 def _totals_labels(labels) -> np.ndarray:
     """Which labels read Total/Sum/...: the words are found in all labels joined and lower-cased (a C-level scan),
     and the pattern is run only on the labels that hold one."""
-    texts = [u if isinstance(u, str) else "" for u in labels]
+    texts = (list(labels) if pd.api.types.infer_dtype(labels, skipna=False) == "string"
+             else [u if isinstance(u, str) else "" for u in labels])
     joined = "\0".join(texts)
     low = joined.lower()
     if len(low) != len(joined):            # a letter whose lower case is longer: positions would drift
@@ -111,6 +112,11 @@ def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed], ids: _Ids
     return blank, totals & ~blank
 
 
+def _value_text(value: Any) -> str:
+    """``cells.as_text``, with text (most bad cells) taken the short way."""
+    return value.strip() if type(value) is str else cells.as_text(value)
+
+
 @dataclass
 class _Issues:
     sheet: str
@@ -119,8 +125,7 @@ class _Issues:
     def add(self, row: int | None, column: str, value: Any, problem: str, order: int = 0) -> None:
         self.rows.append((row if row is not None else 1 << 62, order,
                           {"sheet": self.sheet, "row": None if row is None else int(row), "column": column,
-                           "value": value.strip() if type(value) is str else cells.as_text(value),  # as_text
-                           "problem": problem}))
+                           "value": _value_text(value), "problem": problem}))
 
     def cells(self, table: Table, parsed: dict[str, cells.Parsed], keep: np.ndarray, skip=()) -> None:
         for col, p in parsed.items():
@@ -129,8 +134,11 @@ class _Issues:
             j = table.mapping[col]
             problems = p.problems.to_numpy()
             bad = np.flatnonzero(keep & pd.notna(problems))
-            for row, value, problem in zip(table.rows[bad], table.column(j)[bad], problems[bad]):
-                self.add(row, table.headers[j], value, problem, j)
+            sheet, header = self.sheet, table.headers[j]       # as add() would, without a call per cell
+            self.rows += [(row, j, {"sheet": sheet, "row": row, "column": header, "value": _value_text(value),
+                                    "problem": problem})
+                          for row, value, problem in zip(table.rows[bad].tolist(), table.column(j)[bad],
+                                                         problems[bad])]
 
     def sorted(self) -> list[dict]:
         return [d for *_, d in sorted(self.rows, key=lambda r: r[:2])]
@@ -149,7 +157,7 @@ def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list
         issues.add(table.rows[i], table.headers[j_id], table.column(j_id)[i], f"{problem}; the row was left out", j_id)
     candidate = ~blank & ~totals & ~no_id
     dup = candidate & ids.where(candidate).duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
-    first_row = dict(zip(ids[candidate & ~dup], table.rows[candidate & ~dup]))
+    first_row = dict(zip(ids[candidate & ~dup], table.rows[candidate & ~dup])) if dup.any() else {}
     for i in np.flatnonzero(dup):
         issues.add(table.rows[i], table.headers[j_id], ids.iloc[i],
                    f"repeats an account id already on row {first_row[ids.iloc[i]]}; this row was left out", j_id)
@@ -326,8 +334,7 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
     issue_frame = empty_issues()
     if issues:
         issue_frame = pd.DataFrame({c: pd.Series([i[c] for i in issues], dtype=object) for c in ISSUE_COLUMNS})
-        issue_frame["value"] = pd.Series([v.strip() if type(v) is str else cells.as_text(v)   # as_text, shortcut
-                                          for v in issue_frame["value"]], dtype=object)
+        issue_frame["value"] = pd.Series([_value_text(v) for v in issue_frame["value"]], dtype=object)
     return Book(accounts=accounts, orders=frames[ORDERS][0] if ORDERS in frames else empty_orders(),
                 events=frames[EVENTS][0] if EVENTS in frames else empty_events(), settings=settings,
                 issues=issue_frame)
