@@ -9,7 +9,6 @@ table at all) stops it, with one ``BookError`` that lists the headers found and 
 from __future__ import annotations
 
 import gc
-import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
@@ -21,11 +20,8 @@ from .book import Book, BookError, ISSUE_COLUMNS, empty_events, empty_issues, em
 from .schema import ACCOUNTS, COLUMNS, EVENTS, ORDERS, REQUIRED, SETTINGS, normalise_header
 from .settings import Settings
 from .tables import (STRICT_NAMES, Table, as_grid, find_settings, frame_table, grid_table, headers_of,
-                     map_columns, missing_columns_error, no_accounts_error, role_scores)
+                     map_columns, missing_columns_error, no_accounts_error, role_scores, totals_labels)
 
-_TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
-# One of these is in every label _TOTALS matches, lower-cased ("\u017f", the long s, also matches s ignoring case).
-_TOTAL_WORDS = ("total", "sum", "\u017fum", "overall")
 _COUNTS = ("order_count", "complaints_90d", "referrals")
 _LOST_HEADERS = {"churned", "churn", "lost", "cancelled", "canceled", "closed"}
 
@@ -51,32 +47,9 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
     return parsed
 
 
-def _totals_labels(labels) -> np.ndarray:
-    """Which labels read Total/Sum/...: the words are found in all labels joined and lower-cased (a C-level scan),
-    and the pattern is run only on the labels that hold one."""
-    texts = (list(labels) if pd.api.types.infer_dtype(labels, skipna=False) == "string"
-             else [u if isinstance(u, str) else "" for u in labels])
-    joined = "\0".join(texts)
-    low = joined.lower()
-    if len(low) != len(joined):            # a letter whose lower case is longer: positions would drift
-        return np.array([_TOTALS.fullmatch(t) is not None for t in texts], dtype=bool)
-    found = []
-    for word in _TOTAL_WORDS:
-        at = low.find(word)
-        while at >= 0:
-            found.append(at)
-            at = low.find(word, at + 1)
-    hits = np.zeros(len(texts), dtype=bool)
-    if found:
-        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
-        for i in np.unique(np.searchsorted(ends, found, side="right")):
-            hits[i] = _TOTALS.fullmatch(texts[i]) is not None
-    return hits
-
-
 def _is_totals_label(raw: pd.Series) -> np.ndarray:
     codes, uniques = pd.factorize(raw)
-    return np.append(_totals_labels(uniques), False)[codes]
+    return np.append(totals_labels(uniques), False)[codes]
 
 
 class _Ids:
@@ -91,7 +64,7 @@ class _Ids:
         return np.append(np.asarray(answers, dtype=bool), False)[self.codes]
 
     def totals_label(self) -> np.ndarray:
-        return self.per_id(_totals_labels(self.uniques))
+        return self.per_id(totals_labels(self.uniques))
 
 
 def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed], ids: _Ids) -> tuple[np.ndarray, np.ndarray]:

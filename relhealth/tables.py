@@ -4,6 +4,7 @@ where the Settings table is, and the one clear message when a required column is
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Mapping
@@ -206,6 +207,36 @@ def headers_of(sheet_value: Any, hidden: set[int]) -> list[str]:
     rows = [r for r in _grid(sheet_value, HEADER_SCAN_ROWS) if any(v not in (None, "") for v in (r or ()))]
     best = max(rows, key=lambda r: len({normalise_header(v) for v in r} & _KNOWN), default=[])
     return [cells.as_text(v) for j, v in enumerate(best) if j not in hidden and v not in (None, "")]
+
+
+# ---------------------------------------------------------------------------------------------- totals rows
+
+TOTALS = re.compile(r"\s*(?:grand\s+|sub\s*-?\s*)?(?:totals?|sum|overall)\s*(?::.*|\(.*\))?", re.IGNORECASE)
+# One of these is in every label TOTALS matches, lower-cased ("\u017f", the long s, also matches s ignoring case).
+_TOTAL_WORDS = ("total", "sum", "\u017fum", "overall")
+
+
+def totals_labels(labels) -> np.ndarray:
+    """Which labels read Total/Sum/...: the words are found in all labels joined and lower-cased (a C-level scan),
+    and the pattern is run only on the labels that hold one."""
+    texts = (list(labels) if pd.api.types.infer_dtype(labels, skipna=False) == "string"
+             else [u if isinstance(u, str) else "" for u in labels])
+    joined = "\0".join(texts)
+    low = joined.lower()
+    if len(low) != len(joined):            # a letter whose lower case is longer: positions would drift
+        return np.array([TOTALS.fullmatch(t) is not None for t in texts], dtype=bool)
+    found = []
+    for word in _TOTAL_WORDS:
+        at = low.find(word)
+        while at >= 0:
+            found.append(at)
+            at = low.find(word, at + 1)
+    hits = np.zeros(len(texts), dtype=bool)
+    if found:
+        ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+        for i in np.unique(np.searchsorted(ends, found, side="right")):
+            hits[i] = TOTALS.fullmatch(texts[i]) is not None
+    return hits
 
 
 # ---------------------------------------------------------------------------------------------- settings

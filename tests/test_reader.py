@@ -11,6 +11,7 @@ import pytest
 from relhealth.book import BookError
 from relhealth.reader import describe_book, read_book
 from relhealth.settings import Settings
+from relhealth.tables import totals_labels
 
 ACCOUNTS = [["Account ID", "Account Name"], ["A1", "One"], ["A2", "Two"], ["A3", "Three"]]
 
@@ -133,6 +134,13 @@ def test_totals_rows_are_not_accounts(label):
     book = read_book({"Accounts": grid})
     assert book.accounts["account_id"].tolist() == ["A1", "A2"]
     assert book.issues.empty and book.accounts.attrs["skipped_totals"] == [4]
+
+
+def test_totals_labels_are_found_among_many_names():
+    names = [f"Company {i}" for i in range(500)] + ["Grand Total", "Total Wine & More", "\u017fum", "Overall:", None, 3]
+    assert np.flatnonzero(totals_labels(names)).tolist() == [500, 502, 503]
+    # a letter whose lower case is longer ("\u0130") cannot throw the search off
+    assert totals_labels(["\u0130stanbul", "Subtotal", "Sum of all"]).tolist() == [False, True, False]
 
 
 def test_an_account_named_like_a_total_is_still_an_account():
