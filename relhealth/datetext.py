@@ -1,8 +1,9 @@
 """Dates from what spreadsheets hold: Excel serial numbers and text in the many ways people type a date.
 
-Works on arrays of distinct values (``relhealth.cells`` factorises a column first), with explicit-format
-``pd.to_datetime`` passes and a per-value fallback only for the leftovers. An ambiguous numeric order (03/04/2025)
-is decided for the whole column from its own values unless an order is forced.
+Works on arrays of distinct values (``relhealth.cells`` factorises a column first). The plain forms most cells hold
+("3/14/2025", "2025-03-14") are read straight from their characters' codes as numbers; only the rest is cleaned up
+and tried with explicit-format ``pd.to_datetime`` passes, then a per-value fallback for the leftovers. An
+ambiguous numeric order (03/04/2025) is decided for the whole column from its own values unless an order is forced.
 """
 
 from __future__ import annotations
