@@ -89,7 +89,9 @@ def _split(raw: pd.Series) -> _Cells:
     texts = np.array([], dtype=object)
     if is_text.any():
         sub_codes, uniques = (all_codes[is_text], all_texts) if uniform == TEXT else pd.factorize(values[is_text])
-        texts = np.array([str(u).strip() for u in uniques] + [None], dtype=object)[:-1]   # None: stays 1-D
+        stripped = ([u.strip() for u in uniques] if uniform == TEXT       # all str already
+                    else [str(u).strip() for u in uniques])
+        texts = np.array(stripped + [None], dtype=object)[:-1]               # None: stays 1-D
         error = np.zeros(len(texts), dtype=bool)
         if "#" in "".join(texts):      # Excel errors all start with "#": most columns hold none at all
             error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
