@@ -101,19 +101,24 @@ def _round_points(parts: np.ndarray, total: np.ndarray) -> np.ndarray:
 def _explain(names: np.ndarray, points: np.ndarray) -> list[list[str]]:
     """Top contributions as text: up to three; more than three -> the two largest plus 'n other factors'. Column 0
     of ``names`` is the buying pattern (its points are a level, shown without a sign); the other columns are the
-    events' words, "" where an account has none of that event."""
-    out = [[text, "", ""] for text in (names[:, 0] + ": " + points[:, 0].astype(str).astype(object) + " pts")]
-    # most accounts have no event: the buying pattern alone, done above; the few others one by one
-    for i in np.flatnonzero((names[:, 1:] != "").any(axis=1)):
-        row_names, row_pts = names[i], points[i]
-        items = [(n, p) for n, p in zip(row_names, row_pts) if n and (p != 0 or n == row_names[0])]
-        items.sort(key=lambda item: -abs(item[1]))
-        if len(items) > 3:
-            rest = items[2:]
-            items = items[:2] + [(f"{len(rest)} other factors", sum(p for _, p in rest))]
-        texts = [f"{name}: {pts} pts" if name == row_names[0] else f"{name}: {pts:+d} pts" for name, pts in items]
-        out[i] = texts + [""] * (3 - len(texts))
-    return out
+    events' words, "" where an account has none of that event. Ties keep the column order."""
+    n, m = names.shape
+    shown = (names != "") & (points != 0)
+    shown[:, 0] = names[:, 0] != ""
+    order = np.argsort(np.where(shown, -np.abs(points), np.inf), axis=1, kind="stable")[:, :3]
+    count = shown.sum(axis=1)
+    rows = np.arange(n)[:, None]
+    top_names, top_points = names[rows, order], points[rows, order]
+    rest = np.where(shown, points, 0).sum(axis=1) - top_points[:, :2].sum(axis=1)
+    slots = []
+    for k in range(3):
+        words, pts, level, here = top_names[:, k], top_points[:, k], order[:, k] == 0, k < count
+        texts = [(f"{w}: {p} pts" if lv else f"{w}: {p:+d} pts") if h else ""
+                 for w, p, lv, h in zip(words.tolist(), pts.tolist(), level.tolist(), here.tolist())]
+        slots.append(texts)
+    for i in np.flatnonzero(count > 3):
+        slots[2][i] = f"{count[i] - 2} other factors: {int(rest[i]):+d} pts"
+    return [list(row) for row in zip(*slots)]
 
 
 def _pattern_words(count: np.ndarray, first: np.ndarray, last: np.ndarray, gap: np.ndarray,
