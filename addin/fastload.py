@@ -229,9 +229,6 @@ def _sheet_data(raw: bytes) -> str:
 # One token per row start or cell. A cell's value is captured directly in the two shapes nearly every cell has
 # (``<v>text</v>``, ``<is><t>text</t></is>``; the latter with its "</t>" so an empty text still shows it matched);
 # anything else in a cell comes whole in the last content group.
-# One token per row start or cell. A cell's value is captured directly in the two shapes nearly every cell has
-# (``<v>text</v>``, ``<is><t>text</t></is>``; the latter with its "</t>" so an empty text still shows it matched);
-# anything else in a cell comes whole in the last content group.
 _TOKEN = re.compile(r'<row\b(?: r="(\d+)")?([^>]*?)(/?)>'
                     r'|<c r="([A-Z]+)\d+"(?: s="(\d+)")?(?: t="(\w+)")?\s*'
                     r'(?:/>|><v>([^<]+)</v></c>|><is><t>([^<]*</t>)</is></c>|>(.*?)</c>)'
