@@ -324,12 +324,14 @@ def refresh_file(path, out=None, progress: bool = True) -> RefreshReport:
     try:
         target = BookTarget(source)
         report = refresh(target, bar)
-        before = safe_save.package_features(source)
-        user_sheets = set(target.wb.sheetnames) - target.owned_titles()
+        # The grafted sheets go back byte for byte with everything they reference: only the user's sheets that
+        # made the openpyxl round-trip (all of them when the book could not be grafted) are compared.
+        user_sheets = set(target.wb.sheetnames) - target.owned_titles() - target.stubbed
+        before = safe_save.package_features(source, user_sheets)
 
         def save(temp: Path) -> None:
             target.save_to(temp)
-            lost = safe_save.lost_features(before, safe_save.package_features(temp), user_sheets)
+            lost = safe_save.lost_features(before, safe_save.package_features(temp, user_sheets), user_sheets)
             if lost:
                 report.warnings.append(
                     "openpyxl could not carry over " + "; ".join(lost) + ". The previous version (backup) still "

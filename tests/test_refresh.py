@@ -300,3 +300,57 @@ def test_charts_rendered_by_a_forked_process_are_the_pictures_rendered_here():
     here = {c.name: png_bytes(c.figure) for c in charts}
     assert PngJob(charts, workers=2).result() == here
     assert PngJob(charts, workers=1).result() == here
+
+
+def _with_button(path, pivot: bool) -> None:
+    """A picture and a shape (a button) on the user's sheet; with ``pivot``, a pivot cache part too (such a book
+    makes the whole openpyxl round-trip, which drops shapes)."""
+    import io
+    import re
+    import zipfile
+
+    from matplotlib.figure import Figure
+    from openpyxl.drawing.image import Image
+
+    wb = load_workbook(path)
+    fig = Figure(figsize=(2, 1))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    buffer.seek(0)
+    picture = Image(buffer)
+    picture.anchor = "F2"
+    wb["My Review"].add_image(picture)
+    wb.save(path)
+    shape = ('<xdr:twoCellAnchor><xdr:from><xdr:col>1</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>1</xdr:row>'
+             '<xdr:rowOff>0</xdr:rowOff></xdr:from><xdr:to><xdr:col>3</xdr:col><xdr:colOff>0</xdr:colOff>'
+             '<xdr:row>4</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to><xdr:sp macro="" textlink=""><xdr:nvSpPr>'
+             '<xdr:cNvPr id="5" name="Button 1"/><xdr:cNvSpPr/></xdr:nvSpPr><xdr:spPr><a:prstGeom prst="rect">'
+             '<a:avLst/></a:prstGeom></xdr:spPr></xdr:sp><xdr:clientData/></xdr:twoCellAnchor>')
+    edited = path.with_name("edited.xlsx")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(edited, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if re.fullmatch(r"xl/drawings/drawing\d+\.xml", item.filename):  # as Excel writes it: xdr: tags
+                text = re.sub(r"<(/?)(?![a-z]+:)(\w+)", r"<\1xdr:\2", data.decode())
+                text = text.replace('xmlns="http://schemas', 'xmlns:xdr="http://schemas')
+                data = text.replace("</xdr:wsDr>", shape + "</xdr:wsDr>").encode()
+            dst.writestr(item, data)
+        if pivot:
+            dst.writestr("xl/pivotCache/pivotCacheDefinition1.xml", "<pivotCacheDefinition/>")
+    edited.replace(path)
+
+
+@pytest.mark.parametrize("pivot", [False, True])
+def test_what_a_round_trip_drops_is_named_and_a_grafted_sheet_keeps_it(plain, pivot):
+    from addin import safe_save
+
+    _with_button(plain, pivot)
+    assert safe_save.package_features(plain)["My Review"]["shapes or buttons"] == 1
+    report = refresh_file(plain, progress=False)
+    lost = [w for w in report.warnings if "could not carry over" in w]
+    kept = safe_save.package_features(plain, {"My Review"})["My Review"]
+    if pivot:
+        assert len(lost) == 1 and "1 shapes or buttons on sheet 'My Review'" in lost[0]
+        assert kept["shapes or buttons"] == 0
+    else:
+        assert not lost and kept["shapes or buttons"] == 1 and kept["pictures"] == 1
