@@ -111,8 +111,10 @@ def _copy_atomic(source: Path, dest: Path) -> None:
 
 # ---- what a round-trip may lose ---------------------------------------------------------------------------------
 
-_DRAWING = {"shapes or buttons": r"<xdr:sp[ >]", "pictures": r"<xdr:pic[ >]", "charts": r"<c:chart[ >]",
-            "grouped shapes": r"<xdr:grpSp[ >]", "connectors": r"<xdr:cxnSp[ >]"}
+# any namespace prefix or none: Excel writes <xdr:pic>, openpyxl the same element as <pic> in a default namespace
+_DRAWING = {"shapes or buttons": r"<(?:\w+:)?sp[ >]", "pictures": r"<(?:\w+:)?pic[ >]",
+            "charts": r"<(?:\w+:)?chart[ >]", "grouped shapes": r"<(?:\w+:)?grpSp[ >]",
+            "connectors": r"<(?:\w+:)?cxnSp[ >]"}
 _SHEET = {"form controls": r"<controls[ >]", "sparklines": r"sparklineGroup[ >]",
           "Excel-extension data validation": r"<x14:dataValidation[ >]",
           "Excel-extension conditional formats": r"<x14:conditionalFormatting[ >]", "slicers": r"<x14:slicer",
