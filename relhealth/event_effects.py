@@ -172,7 +172,7 @@ class LearningRows:
 
     period_end: np.ndarray   # per account-week: the last day of its period
     group: np.ndarray        # per account-week: its pooled row (same features, same buying behaviour)
-    breakup: np.ndarray      # per account-week: 1.0 when the account broke up within the period
+    breakup: np.ndarray      # per account-week: True when the account broke up within the period
     events: np.ndarray       # per pooled row: the event features (``CODES`` columns, flags left out)
     behaviour: np.ndarray    # per pooled row: days since the last order, orders in the 365 days before
 
@@ -210,13 +210,14 @@ def learning_rows(book: Book) -> LearningRows | None:
             events.append(data.features(t, window, horizon, with_flags=False)[at_risk].astype(np.int32))
             ys.append(((lost > t) & (lost <= t + PERIOD_DAYS))[at_risk])
             behaviour.append(features[at_risk].astype(np.int64))
-            ends.append(np.full(int(at_risk.sum()), t + PERIOD_DAYS))
+            ends.append(np.full(int(at_risk.sum()), t + PERIOD_DAYS, dtype=np.int32))
     if not ends:
         return None
     events, behaviour = np.vstack(events), np.vstack(behaviour)
     first, group = _pooled([*events.T, *behaviour.T])
-    return LearningRows(np.concatenate(ends), group, np.concatenate(ys).astype(float), events[first].astype(float),
-                        behaviour[first].astype(float))
+    # compact types: a book keeps these rows while it lives (9 bytes per account-week)
+    return LearningRows(np.concatenate(ends), group.astype(np.int32), np.concatenate(ys),
+                        events[first].astype(float), behaviour[first].astype(float))
 
 
 def _pooled(columns: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
