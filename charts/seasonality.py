@@ -8,7 +8,7 @@ import calendar
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
-from scipy import stats as st
+from scipy import special
 
 from .style import (ACCENT, ACCENT_LIGHT, BASE, NORMAL_BAND, SUBTLE, esc, finish, headline, lower_first, new_axes,
                     not_enough, ratio, top_legend)
@@ -61,9 +61,22 @@ def _short(name: str) -> str:
     return esc(name if len(name) <= 26 else name[:25] + "…")
 
 
+def poisson_ppf(q: float, mu: np.ndarray) -> np.ndarray:
+    """The smallest count whose Poisson(mu) cumulative probability reaches q (0 < q < 1), as scipy's
+    ``poisson.ppf``: the inverse of the continuous cdf rounded up, one count lower when that one already reaches q;
+    NaN for a negative or missing mu."""
+    mu = np.asarray(mu, dtype=float)
+    valid = mu >= 0
+    safe = np.where(valid, mu, 0.0)
+    count = np.ceil(special.pdtrik(q, safe))
+    lower = np.maximum(count - 1, 0)
+    out = np.where(special.pdtr(lower, safe) >= q, lower, count)
+    return np.where(valid, out, np.nan)
+
+
 def _normal_range(expected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     expected = np.nan_to_num(np.asarray(expected, dtype=float))
-    return st.poisson.ppf(0.025, expected), st.poisson.ppf(0.975, expected)
+    return poisson_ppf(0.025, expected), poisson_ppf(0.975, expected)
 
 
 def _window_spans(windows: pd.DataFrame, position) -> list[tuple[float, float, str, float]]:

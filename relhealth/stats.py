@@ -12,6 +12,10 @@ Statistics (pure numbers in, numbers out):
   expected counts are small).
 - ``holm``: Holm's step-down adjustment of a family of p-values.
 
+The distributions behind them come from ``scipy.special`` (``binom_cdf``, ``binom_sf``, ``beta_ppf``,
+``norm_ppf``, ``chi2_sf``, ``fisher_two_sided``): the same numbers as scipy's statistics module, without the half
+a second its import takes on every refresh and first Excel call.
+
 Book-derived quantities (every analysis measures time the same way):
 
 - ``day_numbers``: dates -> whole days since 1970-01-01 (float, NaN when missing).
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
+from scipy import special
 
 from .book import Book, BookError, positions_in
 
@@ -47,20 +51,102 @@ class Comparison:
 NO_COMPARISON = Comparison(np.nan, np.nan, np.nan, np.nan)
 
 
+def binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), as scipy's ``binom.cdf`` (the same regularised incomplete beta, to
+    the last digit or two): 0 below the support, 1 from n up, NaN when n or p is not a valid parameter."""
+    if not (n >= 0 and 0 <= p <= 1):
+        return np.nan
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return float(special.betainc(n - k, k + 1, 1 - p))
+
+
+def binom_sf(k: int, n: int, p: float) -> float:
+    """P(X > k) for X ~ Binomial(n, p), as scipy's ``binom.sf``: 1 below the support (k = -1 included), 0 from
+    n up, NaN when n or p is not a valid parameter."""
+    if not (n >= 0 and 0 <= p <= 1):
+        return np.nan
+    if k < 0:
+        return 1.0
+    if k >= n:
+        return 0.0
+    return float(special.betainc(k + 1, n - k, p))
+
+
+def beta_ppf(q: float, a: float, b: float) -> float:
+    """Quantile q of Beta(a, b), as scipy's ``beta.ppf``."""
+    return float(special.betaincinv(a, b, q))
+
+
+def norm_ppf(q: float) -> float:
+    """Quantile q of the standard normal, as scipy's ``norm.ppf``."""
+    return float(special.ndtri(q))
+
+
+def chi2_sf(x: float, df: float) -> float:
+    """P(X > x) for X ~ chi-square(df), as scipy's ``chi2.sf`` (1 for x < 0, NaN for df <= 0)."""
+    if not df > 0:
+        return np.nan
+    if x < 0:
+        return 1.0
+    return float(special.chdtrc(df, x))
+
+
+# Two tables whose probabilities agree to this (log) margin count as equally likely, as scipy's 1 + 1e-14 does
+# with its own rounding: equal probabilities (mirror-image margins) come out of the sums below 1e-13 apart.
+_SAME_PROBABILITY = 1e-10
+
+
+def _running_sum(values: np.ndarray) -> np.ndarray:
+    """np.cumsum without the rounding that thousands of additions pile up: the values' multiples of 2**-20 add up
+    exactly, and what is left of each value is too small for its sum to lose digits that matter."""
+    coarse = np.round(values * 2.0 ** 20) / 2.0 ** 20
+    return np.cumsum(coarse) + np.cumsum(values - coarse)
+
+
+def fisher_two_sided(a: int, b: int, c: int, d: int) -> float:
+    """Fisher's exact two-sided p-value of the 2x2 table [[a, b], [c, d]], as scipy's ``fisher_exact``: the
+    total probability of the tables with the same margins that are no more likely than the one observed (1 when a
+    margin is empty).
+
+    The tables' hypergeometric probabilities are built from the mode outward, one exact ratio of integers per
+    step (log scale, so far tails neither overflow nor lose digits), then normalised by their sum.
+    """
+    a, b, c, d = int(a), int(b), int(c), int(d)
+    if min(a, b, c, d) < 0:
+        raise ValueError("a 2x2 table of counts has no negative cells")
+    row1, row2, col1 = a + b, c + d, a + c
+    if row1 == 0 or row2 == 0 or col1 == 0 or b + d == 0:
+        return 1.0
+    lo, hi = max(0, col1 - row2), min(col1, row1)
+    mode = (col1 + 1) * (row1 + 1) // (row1 + row2 + 2) - lo
+    x = np.arange(lo, hi, dtype=float)
+    # P(x + 1) / P(x): exact integer products as floats (to 2**53), one rounding in the division
+    step = np.log((row1 - x) * (col1 - x) / ((x + 1) * (row2 - col1 + x + 1)))
+    log_p = np.zeros(hi - lo + 1)
+    log_p[mode + 1:] = _running_sum(step[mode:])
+    log_p[:mode] = -_running_sum(step[:mode][::-1])[::-1]
+    weight = np.exp(log_p)
+    extreme = log_p <= log_p[a - lo] + _SAME_PROBABILITY
+    return float(min(1.0, weight[extreme].sum() / weight.sum()))
+
+
 def binom_two_sided(k: int, n: int, p: float) -> float:
     """Exact two-sided binomial p-value by doubling the smaller tail: the test that matches the Clopper-Pearson
     interval (the interval excludes p exactly when this p-value is below 1 - level)."""
     if n == 0:
         return 1.0
-    tail = min(st.binom.cdf(k, n, p), st.binom.sf(k - 1, n, p))
+    tail = min(binom_cdf(k, n, p), binom_sf(k - 1, n, p))
     return float(min(1.0, 2 * tail))
 
 
 def clopper_pearson(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Exact (Clopper-Pearson) interval of a binomial proportion k / n."""
     tail = (1 - level) / 2
-    low = 0.0 if k == 0 else float(st.beta.ppf(tail, k, n - k + 1))
-    high = 1.0 if k == n else float(st.beta.ppf(1 - tail, k + 1, n - k))
+    low = 0.0 if k == 0 else beta_ppf(tail, k, n - k + 1)
+    high = 1.0 if k == n else beta_ppf(1 - tail, k + 1, n - k)
     return low, high
 
 
@@ -85,7 +171,7 @@ def risk_ratio_test(lost1: int, n1: int, lost0: int, n0: int, level: float = 0.9
     lost1, n1, lost0, n0 = int(lost1), int(n1), int(lost0), int(n0)
     if n1 == 0 or n0 == 0:
         return NO_COMPARISON
-    p_value = float(st.fisher_exact([[lost1, n1 - lost1], [lost0, n0 - lost0]]).pvalue)
+    p_value = fisher_two_sided(lost1, n1 - lost1, lost0, n0 - lost0)
     if lost1 + lost0 == 0:
         return Comparison(np.nan, 0.0, np.inf, p_value)
     if lost0 == 0:
@@ -94,7 +180,7 @@ def risk_ratio_test(lost1: int, n1: int, lost0: int, n0: int, level: float = 0.9
     if lost1 == 0:
         return Comparison(0.0, 0.0, np.nan, p_value)
     se = np.sqrt(1 / lost1 - 1 / n1 + 1 / lost0 - 1 / n0)
-    z = st.norm.ppf(0.5 + level / 2)
+    z = norm_ppf(0.5 + level / 2)
     return Comparison(float(ratio), float(ratio * np.exp(-z * se)), float(ratio * np.exp(z * se)), p_value)
 
 
@@ -135,7 +221,7 @@ def goodness_of_fit(observed: np.ndarray, expected: np.ndarray, draws: int = 10_
         return np.nan, max(df, 0), np.nan, "not tested"
     statistic = float(((observed - expected) ** 2 / expected).sum())
     if expected.min() >= 5:
-        return statistic, df, float(st.chi2.sf(statistic, df)), "chi-square"
+        return statistic, df, chi2_sf(statistic, df), "chi-square"
     rng = np.random.default_rng(seed)
     sims = rng.multinomial(int(observed.sum()), expected / expected.sum(), size=draws)
     sim_stats = ((sims - expected) ** 2 / expected).sum(axis=1)

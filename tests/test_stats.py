@@ -62,6 +62,73 @@ def test_risk_ratio_test_is_fisher():
     assert np.isnan(stats.risk_ratio_test(1, 0, 1, 10).p_value)
 
 
+def _same(got, expected, rel=1e-12):
+    """Equal to ``rel`` (relative), NaN where the reference is NaN, exactly where either is 0, 1 or infinite."""
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    assert got.shape == expected.shape
+    assert np.array_equal(np.isnan(got), np.isnan(expected))
+    edge = np.isnan(expected) | np.isin(expected, [0.0, 1.0, np.inf, -np.inf])
+    assert np.array_equal(got[edge], expected[edge], equal_nan=True)
+    got, expected = got[~edge], expected[~edge]
+    close = np.abs(got - expected) <= rel * np.abs(expected)
+    assert close.all(), list(zip(got[~close], expected[~close]))
+
+
+_N = [0, 1, 2, 5, 17, 60, 187, 1000, 4000]
+_P = [0.0, 1e-9, 0.001, 0.0841, 0.3, 0.5, 0.77, 0.999, 1 - 1e-9, 1.0, np.nan]
+_BINOMIAL = [(k, n, p) for n in _N for k in sorted({-2, -1, 0, 1, n // 3, n // 2, n - 1, n, n + 1}) for p in _P]
+_BETA = [(q, k, n - k + 1) for n in _N[1:] for k in sorted({1, n // 3, n // 2, n}) for q in (0.025, 0.975)] + \
+        [(q, k + 1, n - k) for n in _N[1:] for k in sorted({0, n // 3, n // 2, n - 1}) for q in (0.025, 0.975)]
+_CHI2 = [(x, df) for df in (1, 2, 3, 11, 52) for x in (-1.0, 0.0, 1e-8, 0.4, 3.84, 20.0, 80.0, 700.0, np.inf, np.nan)]
+_MU = [0.0, 1e-12, 1e-3, 0.0253, 0.3, 1.0, 2.5, 4.9999, 7.0, 12.345, 40.0, 123.4, 1e4, 1e7, np.finfo(float).max,
+       -1.0, np.nan]
+
+
+@pytest.mark.parametrize("name", ["binom_cdf", "binom_sf", "beta_ppf", "norm_ppf", "chi2_sf", "poisson_ppf"])
+def test_distributions_match_scipy_stats(name):
+    from charts.seasonality import poisson_ppf
+    if name == "binom_cdf":
+        _same([stats.binom_cdf(*args) for args in _BINOMIAL], [st.binom.cdf(*args) for args in _BINOMIAL])
+    elif name == "binom_sf":  # as the two-sided test asks for it: the upper tail from k, so k - 1 = -1 at k = 0
+        _same([stats.binom_sf(*args) for args in _BINOMIAL], [st.binom.sf(*args) for args in _BINOMIAL])
+    elif name == "beta_ppf":
+        _same([stats.beta_ppf(*args) for args in _BETA], [st.beta.ppf(*args) for args in _BETA])
+    elif name == "norm_ppf":
+        q = [0.0, 1e-300, 0.025, 0.5, 0.6, 0.95, 0.975, 0.995, 1.0, np.nan]
+        _same([stats.norm_ppf(v) for v in q], st.norm.ppf(q))
+    elif name == "chi2_sf":
+        _same([stats.chi2_sf(x, df) for x, df in _CHI2], [st.chi2.sf(x, df) for x, df in _CHI2])
+    else:
+        for q in (0.025, 0.5, 0.975):
+            _same(poisson_ppf(q, _MU), st.poisson.ppf(q, _MU))
+        many = np.linspace(0, 60, 6001)
+        _same(poisson_ppf(0.025, many), st.poisson.ppf(0.025, many))
+        _same(poisson_ppf(0.975, many), st.poisson.ppf(0.975, many))
+
+
+def _tables() -> list[tuple[int, int, int, int]]:
+    rng = np.random.default_rng(7)
+    tables = [(0, 0, 0, 0), (0, 5, 0, 7), (3, 0, 9, 0), (4, 6, 0, 0), (0, 0, 2, 8), (1, 0, 0, 1), (0, 1, 1, 0),
+              (5, 5, 5, 5), (3, 7, 7, 3), (6, 2, 1, 4), (8, 2, 1, 5), (8, 12, 10, 90), (0, 20, 5, 95),
+              (20, 0, 80, 17), (1, 1000, 0, 5000), (300, 700, 200, 800), (0, 424, 424, 0), (1027, 55, 199, 686)]
+    for scale in (3, 10, 40, 250, 3000):
+        cells = rng.integers(0, scale, (300, 4))
+        cells[rng.random((300, 4)) < 0.15] = 0
+        mirrored = rng.random(300) < 0.2  # equal rows or columns: tables tie with their mirror image
+        cells[mirrored, 2:] = cells[mirrored, 1::-1]
+        tables += [tuple(int(v) for v in row) for row in cells]
+    return tables
+
+
+def test_fisher_two_sided_matches_scipy_stats():
+    tables = _tables()
+    got = [stats.fisher_two_sided(*t) for t in tables]
+    expected = [st.fisher_exact([[a, b], [c, d]]).pvalue for a, b, c, d in tables]
+    _same(got, expected)
+    with pytest.raises(ValueError):
+        stats.fisher_two_sided(1, -1, 2, 3)
+
+
 def test_holm_matches_the_step_down_rule():
     p = np.array([0.01, 0.04, 0.03, np.nan, 0.005])
     adjusted = stats.holm(p)
