@@ -60,7 +60,7 @@ class Book:
     @cached_property
     def order_days(self) -> np.ndarray:
         """Each order's date as days since 1970-01-01 (float, NaN when missing)."""
-        from .event_effects import day_numbers
+        from .stats import day_numbers
 
         return day_numbers(self.orders["order_date"])
 

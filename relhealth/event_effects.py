@@ -34,6 +34,7 @@ from scipy import special
 from .book import Book
 from .calibration import penalised_logistic
 from .schema import EVENT_TYPES
+from .stats import day_numbers
 
 RENEWAL = "renewal"
 RENEWAL_LABEL = "Contract renewal within the horizon"
@@ -42,15 +43,6 @@ EFFECT_COLUMNS = ["event_type", "label", "odds_ratio", "ci_low", "ci_high", "p_v
 FLAG_COLUMNS = {"price_increase": "price_increase_flag", "merger": "merger_flag",
                 "new_decision_maker": "new_decision_maker_flag"}
 CODES = tuple(EVENT_TYPES) + (RENEWAL,)
-
-
-def day_numbers(values) -> np.ndarray:
-    """Dates -> days since 1970-01-01 (float, NaN when missing). ``stats.day_numbers`` does the same, but importing
-    ``relhealth.stats`` pulls in scipy.stats (half a second) on the score-transactions command path."""
-    stamp = pd.to_datetime(pd.Series(values), errors="coerce")
-    out = stamp.to_numpy(dtype="datetime64[D]").astype("int64").astype(float)
-    out[stamp.isna().to_numpy()] = np.nan
-    return out
 
 
 def day_of(date) -> int:

@@ -35,9 +35,10 @@ from scipy import special
 
 from .book import Book, BookError
 from .calibration import RECENCY_RULE, History, PurchaseRisk, Summary, purchase_risk, summarise
-from .event_effects import CODES, RENEWAL, EventData, day_numbers, day_of, learn_effects
+from .event_effects import CODES, RENEWAL, EventData, day_of, learn_effects
 from .schema import EVENT_TYPES
 from .settings import Settings
+from .stats import day_numbers
 
 SCORE_COLUMNS = ["account_id", "risk", "band", "driver_1", "driver_2", "driver_3", "drivers",
                  "expected_purchases", "p_alive", "data_issues"]
