@@ -196,6 +196,23 @@ def test_learned_effects_find_the_planted_events(sample_sheets):
     assert effects["odds_ratio"].drop(index="complaint").idxmax() == strongest  # the merger
 
 
+@pytest.mark.parametrize("month_end", ["2025-11-30", "2026-03-31", "2026-07-31", "2026-10-31"])
+def test_a_past_month_end_learns_the_same_from_the_latest_books_rows(sample_sheets, month_end):
+    """The trend's month-ends take their account-weeks from the latest book's set: exactly what each would have
+    built from its own records (accounts lost later are still active then; their rows are the same)."""
+    from relhealth.event_effects import learn_effects
+    from relhealth.trend import book_as_of
+
+    latest = read_book(sample_sheets, Settings(as_of=SAMPLE_AS_OF))
+    past = book_as_of(latest, pd.Timestamp(month_end))
+    own = learn_effects(past)
+    shared = learn_effects(past, rows=latest.event_learning)
+    assert (own["source"] == "learned").all()
+    pd.testing.assert_frame_equal(shared, own, rtol=1e-9)
+    assert (score_book(past, learning=latest.event_learning)["risk"].to_numpy()
+            == pytest.approx(score_book(past)["risk"].to_numpy(), rel=1e-9, nan_ok=True))
+
+
 @pytest.mark.parametrize("seed", [0, 1], ids=lambda s: f"shuffle{s}")
 def test_shuffled_control_shows_no_significant_effect(sample_sheets, seed):
     book = read_book(shuffled_control(sample_sheets, seed=seed), Settings(as_of=SAMPLE_AS_OF))
