@@ -164,3 +164,28 @@ def test_bad_inputs_say_what_is_wrong(bad, words):
 def test_unfitted_model_says_so():
     with pytest.raises(RuntimeError, match="not fitted"):
         BGNBD().p_alive([1], [1], [2])
+
+
+def test_split_hypergeometric_gives_the_same_values_in_a_forked_child_too():
+    """The 2F1 of a long array is split between two threads: the values are those of one call, and a process
+    forked after the split was used computes them as well (it starts its own thread, it does not wait forever
+    on its parent's)."""
+    import multiprocessing as mp
+    import sys
+
+    from relhealth import btyd
+
+    rng = np.random.default_rng(3)
+    n = 3 * btyd._SPLIT_FROM + 1
+    b, z = 0.8 + rng.integers(0, 60, n), rng.uniform(0.0, 0.9999, n)
+    whole = special.hyp2f1(1.0, b, b + 21.0, z)
+    assert np.array_equal(btyd._hyp2f1(1.0, b, b + 21.0, z), whole, equal_nan=True)
+    if not sys.platform.startswith("linux"):
+        return  # no fork to check
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=lambda: send.send(btyd._hyp2f1(1.0, b, b + 21.0, z)), daemon=True)
+    child.start()
+    assert receive.poll(60), "the forked child did not answer"
+    assert np.array_equal(receive.recv(), whole, equal_nan=True)
+    child.join(10)
