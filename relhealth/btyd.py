@@ -34,32 +34,32 @@ from .fitting import LOG_BOUND, ModelFitError, _Fitter, _grouped, _log_diff
 __all__ = ["BGNBD", "ModelFitError", "ParetoNBD", "_Fitter", "_grouped"]
 
 
-# The tail integral's 2F1 is most of a Pareto/NBD fit. scipy's ufunc releases the GIL, so a long array is split
-# between this thread and one more: the same values, in about half the time on two cores.
+# The tail integral's 2F1 is most of a Pareto/NBD fit. scipy's ufunc releases the GIL, so a long array is shared
+# between this thread and up to three more: the same values, in a fraction of the time on several cores.
 _SPLIT_FROM = 2048
+_PARTS = min(4, os.cpu_count() or 1) if sys.platform != "emscripten" else 1  # no threads in the browser (Lite)
 _pool = None
 
 
-_threads_ok = (os.cpu_count() or 1) >= 2 and sys.platform != "emscripten"  # no threads in the browser (Lite)
-
-
 def _hyp2f1(a, b, c, z):
-    global _pool, _threads_ok
+    global _pool, _PARTS
     a, b, c, z = np.broadcast_arrays(a, b, c, z)
-    if a.size < _SPLIT_FROM or not _threads_ok:
+    parts = _PARTS
+    if a.size < _SPLIT_FROM or parts < 2:
         return special.hyp2f1(a, b, c, z)
     flat = [v.ravel() for v in (a, b, c, z)]
     try:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relhealth-2f1")
-        # every other value each: the slow ones (z near 1, small b) sit together in sorted points
-        odd = _pool.submit(special.hyp2f1, *(v[1::2] for v in flat))
+            _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="relhealth-2f1")
+        # interleaved, not in blocks: the slow values (z near 1, small b) sit together in sorted points
+        others = [_pool.submit(special.hyp2f1, *(v[k::parts] for v in flat)) for k in range(1, parts)]
     except RuntimeError:  # threads unavailable here after all: one thread from now on
-        _threads_ok = False
+        _PARTS = 1
         return special.hyp2f1(a, b, c, z)
     out = np.empty(a.size)
-    out[0::2] = special.hyp2f1(*(v[0::2] for v in flat))
-    out[1::2] = odd.result()
+    out[0::parts] = special.hyp2f1(*(v[0::parts] for v in flat))
+    for k, part in enumerate(others, start=1):
+        out[k::parts] = part.result()
     return out.reshape(a.shape)
 
 

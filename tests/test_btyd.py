@@ -166,15 +166,17 @@ def test_unfitted_model_says_so():
         BGNBD().p_alive([1], [1], [2])
 
 
-def test_split_hypergeometric_gives_the_same_values_in_a_forked_child_too():
-    """The 2F1 of a long array is split between two threads: the values are those of one call, and a process
-    forked after the split was used computes them as well (it starts its own thread, it does not wait forever
-    on its parent's)."""
+@pytest.mark.parametrize("parts", [2, 3, 4], ids=lambda p: f"{p}-threads")
+def test_split_hypergeometric_gives_the_same_values_in_a_forked_child_too(monkeypatch, parts):
+    """The 2F1 of a long array is shared between threads: the values are those of one call, and a process
+    forked after the threads were used computes them as well (it starts its own threads, it does not wait
+    forever on its parent's)."""
     import multiprocessing as mp
     import sys
 
     from relhealth import btyd
 
+    monkeypatch.setattr(btyd, "_PARTS", parts)
     rng = np.random.default_rng(3)
     n = 3 * btyd._SPLIT_FROM + 1
     b, z = 0.8 + rng.integers(0, 60, n), rng.uniform(0.0, 0.9999, n)
