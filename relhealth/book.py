@@ -55,18 +55,18 @@ class Book:
     @cached_property
     def order_positions(self) -> np.ndarray:
         """Each order's account as a row position in ``accounts`` (-1 when the account is not in the book)."""
-        return positions_in(self.accounts, self.orders)
+        return _read_only(positions_in(self.accounts, self.orders))
 
     @cached_property
     def order_days(self) -> np.ndarray:
         """Each order's date as days since 1970-01-01 (float, NaN when missing)."""
         from .stats import day_numbers
 
-        return day_numbers(self.orders["order_date"])
+        return _read_only(day_numbers(self.orders["order_date"]))
 
     @cached_property
     def event_positions(self) -> np.ndarray:
-        return positions_in(self.accounts, self.events)
+        return _read_only(positions_in(self.accounts, self.events))
 
     @cached_property
     def event_learning(self):
@@ -81,6 +81,11 @@ class Book:
         parts = ["accounts"] + [name for name, frame in (("orders", self.orders), ("events", self.events))
                                 if len(frame)]
         return " + ".join(parts) if len(parts) > 1 else "accounts only"
+
+
+def _read_only(values: np.ndarray) -> np.ndarray:
+    values.flags.writeable = False  # shared by every analysis of the book: none may change it for the others
+    return values
 
 
 def positions_in(accounts: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:

@@ -132,7 +132,7 @@ def _history(book: Book, ids: pd.Series, end_day: np.ndarray, chosen: np.ndarray
         at = account_positions(book, orders)
         keep = at >= 0
         at = at[keep]
-        before = day_numbers(orders["order_date"])[keep] <= end_day[at]
+        before = book.order_days[keep] <= end_day[at]
         amounts = pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[keep]
         counts = np.bincount(at[before], minlength=n)
         total = np.bincount(at[before], weights=np.nan_to_num(amounts[before]), minlength=n)

@@ -281,9 +281,7 @@ def account_positions(book: Book, frame: pd.DataFrame) -> np.ndarray:
     not in the book), matched by ``account_id`` as text. Lets per-account sums run on integers, not on ids. The
     book's own order and event logs reuse the positions the book worked out once (read-only)."""
     if frame is book.orders or frame is book.events:
-        shared = (book.order_positions if frame is book.orders else book.event_positions).view()
-        shared.flags.writeable = False
-        return shared
+        return book.order_positions if frame is book.orders else book.event_positions
     return positions_in(book.accounts, frame)
 
 
@@ -331,7 +329,7 @@ def records_start(book: Book, start: np.ndarray, lost_day: np.ndarray) -> float:
     first = float(np.nanmin(start)) if np.isfinite(start).any() else np.nan
     lost = lost_day[np.isfinite(lost_day)]
     if len(book.orders):
-        ordered = day_numbers(book.orders["order_date"])
+        ordered = book.order_days
         dated = np.concatenate([ordered[np.isfinite(ordered)], lost])
         if len(dated):
             first = float(np.fmax(first, dated.min()))
@@ -411,7 +409,7 @@ def account_revenue(book: Book, end_days: np.ndarray | None = None) -> np.ndarra
         ids = accounts["account_id"].astype(str).to_numpy()
         ends = np.full(len(accounts), as_of_day(book)) if end_days is None else np.asarray(end_days, float)
         at = account_positions(book, orders)
-        order_day = day_numbers(orders["order_date"])
+        order_day = book.order_days
         order_end = np.where(at >= 0, ends[np.maximum(at, 0)], np.nan)
         inside = (order_day <= order_end) & (order_day > order_end - REVENUE_DAYS)
         amounts = pd.Series(pd.to_numeric(orders["amount"], errors="coerce").to_numpy(dtype=float)[inside])

@@ -52,7 +52,7 @@ def _order_days(book: Book, spans: pd.DataFrame) -> pd.DataFrame:
     orders = book.orders
     no_id = pd.isna(book.accounts["account_id"].astype(str).to_numpy())
     at = stats.account_positions(book, orders)
-    day = stats.day_numbers(orders["order_date"])
+    day = book.order_days
     keep = (at >= 0) & ~np.isnan(day)
     if no_id.any():  # orders without an account id count for nobody
         keep &= ~no_id[np.where(keep, at, 0)]
