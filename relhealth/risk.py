@@ -281,79 +281,112 @@ def score_book(book: Book, explain: bool = True, learning=None) -> pd.DataFrame:
 
     ``explain=False`` skips the drivers' words and the reader's issues (a trend's month-ends need risk and band only).
     ``learning``: the event model's rows of a later as-of of the same records (``event_effects.learn_effects``)."""
-    _validate(book)
-    s = book.settings
-    as_of = day_of(s.today())
-    acc = book.accounts
-    ids = pd.Index(acc["account_id"].astype(str))
-    n = len(acc)
-    if n == 0:
-        return pd.DataFrame({c: pd.Series(dtype=float if c in ("risk", "expected_purchases", "p_alive") else object)
-                             for c in SCORE_COLUMNS})
-    bought, now, notes = _purchases(book, ids, as_of)
-    issues = _issue_texts(book, ids) if explain else [[] for _ in range(n)]
-    for i, note in enumerate(notes):
-        if note:
-            issues[i].append(note)
-    if bought.method == RECENCY_RULE:  # the book cannot support the model: say so on every row it shaped
-        for i in np.flatnonzero(now.count > 0):
-            issues[i].append(f"buying pattern from the recency rule ({bought.note})")
-    for i in np.flatnonzero(now.count == 0):
-        issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
+    return BookRisk(book, learning).scores(explain)
 
-    # events and renewal on the odds
-    effects = learn_effects(book, p_values=False, rows=learning).set_index("event_type")["odds_ratio"] \
-        .reindex(list(CODES)).fillna(1.0)
-    data = EventData(book)
-    window, horizon = int(s.event_window_days), int(s.horizon_days)
-    features = data.features(as_of, window, horizon)
-    log_effects = features * np.log(effects.to_numpy())[None, :]
-    base = np.clip(bought.risk, EPS, 1 - EPS)
-    base_logit = _logit(base)
-    risk = special.expit(base_logit + log_effects.sum(axis=1))
-    drivers = [["", "", ""] for _ in range(n)]
-    if explain:
-        contributions = shapley_points(base_logit, log_effects)
-        to_renewal = data.days_to_renewal(as_of)
-        latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
-        pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
-        names = np.column_stack([pattern.astype(object), _event_words(features, latest, to_renewal, as_of, window)])
-        drivers = _explain(names, _round_points(np.column_stack([base, contributions]), risk))
 
-    # lost and not-yet accounts
-    lost_days, since = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
-                        for col in ("lost_date", "customer_since"))
-    status_lost = (acc["status"].astype(str) == "Lost").to_numpy() if "status" in acc.columns else np.zeros(n, bool)
-    is_lost = (lost_days <= as_of) | (status_lost & np.isnan(lost_days))
-    reason = acc["lost_reason"].fillna("").astype(str).to_numpy() if "lost_reason" in acc.columns else np.full(n, "")
-    not_yet = ~is_lost & (since > as_of) & (now.count == 0)
-    # shape (a) with Last Order blank or unreadable while the row says it bought: its recency is unknown, and a
-    # number built on a guessed recency would look right while it is not
-    no_recency = ~is_lost & ~not_yet & _recency_unknown(book)
-    risk = np.where(is_lost, 1.0, np.where(not_yet | no_recency, np.nan, risk))
-    for i in np.flatnonzero(is_lost):
-        when = f"on {np.datetime64(int(lost_days[i]), 'D')}" if np.isfinite(lost_days[i]) else "(no lost date)"
-        drivers[i] = [f"Lost {when}" + (f": {reason[i]}" if reason[i] else ""), "", ""]
-        if np.isnan(lost_days[i]):
-            issues[i].append("status Lost without a lost date: treated as lost on every date")
-    for i in np.flatnonzero(no_recency):
-        drivers[i] = ["", "", ""]
-        issues[i].insert(0, "no risk: Last Order is blank or unreadable, so the time since the last order is unknown")
-    for i in np.flatnonzero(not_yet):
-        drivers[i] = ["", "", ""]
-        issues[i] = [f"not a customer yet on {pd.Timestamp(s.today()):%Y-%m-%d}"]
+class BookRisk:
+    """One scoring of a book: the numbers at once, the drivers' words only when asked for (``scores(True)``), so
+    a caller that wants risk and band alone never pays for the words, and one that later wants both pays once."""
 
-    out = pd.DataFrame({
-        "account_id": acc["account_id"].astype(str).to_numpy(),
-        "risk": risk,
-        "band": band_of(risk, s),
-        "driver_1": [d[0] for d in drivers], "driver_2": [d[1] for d in drivers], "driver_3": [d[2] for d in drivers],
-        "drivers": ["; ".join(x for x in d if x) for d in drivers],
-        "expected_purchases": np.where(is_lost | not_yet, 0.0, np.where(no_recency, np.nan, bought.expected_purchases)),
-        "p_alive": np.where(is_lost, 0.0, np.where(not_yet | no_recency, np.nan, bought.p_alive)),
-        "data_issues": ["; ".join(dict.fromkeys(x)) for x in issues],
-    })
-    return out[SCORE_COLUMNS]
+    def __init__(self, book: Book, learning=None):
+        _validate(book)
+        self.book = book
+        s = book.settings
+        self.as_of = as_of = day_of(s.today())
+        acc = book.accounts
+        self.ids = ids = pd.Index(acc["account_id"].astype(str))
+        self.n = n = len(acc)
+        if n == 0:
+            return
+        bought, now, self.notes = _purchases(book, ids, as_of)
+        self.bought, self.now = bought, now
+
+        # events and renewal on the odds
+        effects = learn_effects(book, p_values=False, rows=learning).set_index("event_type")["odds_ratio"] \
+            .reindex(list(CODES)).fillna(1.0)
+        self.events = data = EventData(book)
+        self.window, horizon = int(s.event_window_days), int(s.horizon_days)
+        self.features = features = data.features(as_of, self.window, horizon)
+        self.log_effects = features * np.log(effects.to_numpy())[None, :]
+        self.base = np.clip(bought.risk, EPS, 1 - EPS)
+        self.base_logit = _logit(self.base)
+        risk = special.expit(self.base_logit + self.log_effects.sum(axis=1))
+        self.model_risk = risk
+
+        # lost and not-yet accounts
+        self.lost_days, since = (day_numbers(acc[col]) if col in acc.columns else np.full(n, np.nan)
+                                 for col in ("lost_date", "customer_since"))
+        status_lost = (acc["status"].astype(str) == "Lost").to_numpy() if "status" in acc.columns \
+            else np.zeros(n, bool)
+        self.is_lost = is_lost = (self.lost_days <= as_of) | (status_lost & np.isnan(self.lost_days))
+        self.not_yet = not_yet = ~is_lost & (since > as_of) & (now.count == 0)
+        # shape (a) with Last Order blank or unreadable while the row says it bought: its recency is unknown, and a
+        # number built on a guessed recency would look right while it is not
+        self.no_recency = no_recency = ~is_lost & ~not_yet & _recency_unknown(book)
+        self.risk = np.where(is_lost, 1.0, np.where(not_yet | no_recency, np.nan, risk))
+
+    def scores(self, explain: bool = True) -> pd.DataFrame:
+        """``SCORE_COLUMNS``; ``explain=False`` leaves the drivers blank and ``data_issues`` without the reader's
+        issues (the numbers are the same)."""
+        if self.n == 0:
+            return pd.DataFrame({c: pd.Series(dtype=float if c in ("risk", "expected_purchases", "p_alive")
+                                              else object) for c in SCORE_COLUMNS})
+        drivers, issues = self._words(explain)
+        is_lost, not_yet, no_recency, bought = self.is_lost, self.not_yet, self.no_recency, self.bought
+        out = pd.DataFrame({
+            "account_id": self.ids.to_numpy(),
+            "risk": self.risk,
+            "band": band_of(self.risk, self.book.settings),
+            "driver_1": [d[0] for d in drivers], "driver_2": [d[1] for d in drivers],
+            "driver_3": [d[2] for d in drivers],
+            "drivers": ["; ".join(x for x in d if x) for d in drivers],
+            "expected_purchases": np.where(is_lost | not_yet, 0.0,
+                                           np.where(no_recency, np.nan, bought.expected_purchases)),
+            "p_alive": np.where(is_lost, 0.0, np.where(not_yet | no_recency, np.nan, bought.p_alive)),
+            "data_issues": ["; ".join(dict.fromkeys(x)) for x in issues],
+        })
+        return out[SCORE_COLUMNS]
+
+    def _words(self, explain: bool) -> tuple[list[list[str]], list[list[str]]]:
+        """Per account: the three drivers' texts and the data issues' texts."""
+        book, n, as_of, now, bought = self.book, self.n, self.as_of, self.now, self.bought
+        s = book.settings
+        issues = _issue_texts(book, self.ids) if explain else [[] for _ in range(n)]
+        for i, note in enumerate(self.notes):
+            if note:
+                issues[i].append(note)
+        if bought.method == RECENCY_RULE:  # the book cannot support the model: say so on every row it shaped
+            for i in np.flatnonzero(now.count > 0):
+                issues[i].append(f"buying pattern from the recency rule ({bought.note})")
+        for i in np.flatnonzero(now.count == 0):
+            issues[i].append("no orders on record up to as-of: buying pattern of a typical new account")
+        drivers = [["", "", ""] for _ in range(n)]
+        if explain:
+            contributions = shapley_points(self.base_logit, self.log_effects)
+            data, window = self.events, self.window
+            to_renewal = data.days_to_renewal(as_of)
+            latest = {code: data.latest(as_of, window, code) for code in CODES if code not in ("complaint", RENEWAL)}
+            pattern = _pattern_words(now.count, now.first, now.last, bought.usual_gap_days, as_of)
+            names = np.column_stack([pattern.astype(object),
+                                     _event_words(self.features, latest, to_renewal, as_of, window)])
+            drivers = _explain(names, _round_points(np.column_stack([self.base, contributions]), self.model_risk))
+        acc = book.accounts
+        lost_days = self.lost_days
+        reason = acc["lost_reason"].fillna("").astype(str).to_numpy() if "lost_reason" in acc.columns \
+            else np.full(n, "")
+        for i in np.flatnonzero(self.is_lost):
+            when = f"on {np.datetime64(int(lost_days[i]), 'D')}" if np.isfinite(lost_days[i]) else "(no lost date)"
+            drivers[i] = [f"Lost {when}" + (f": {reason[i]}" if reason[i] else ""), "", ""]
+            if np.isnan(lost_days[i]):
+                issues[i].append("status Lost without a lost date: treated as lost on every date")
+        for i in np.flatnonzero(self.no_recency):
+            drivers[i] = ["", "", ""]
+            issues[i].insert(0, "no risk: Last Order is blank or unreadable, so the time since the last order is "
+                                "unknown")
+        for i in np.flatnonzero(self.not_yet):
+            drivers[i] = ["", "", ""]
+            issues[i] = [f"not a customer yet on {pd.Timestamp(s.today()):%Y-%m-%d}"]
+        return drivers, issues
 
 
 def score_transactions(orders: pd.DataFrame, as_of: dt.date | str | pd.Timestamp, horizon_days: int,

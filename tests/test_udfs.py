@@ -264,10 +264,10 @@ def test_an_order_log_in_the_account_slot_says_where_it_goes(sample):
 def test_a_bug_is_logged_and_shown_as_a_short_message(sample, monkeypatch, caplog):
     from relhealth import risk
 
-    def broken(book):
+    def broken(book, learning=None):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(risk, "score_book", broken)
+    monkeypatch.setattr(risk, "BookRisk", broken)
     with caplog.at_level(logging.ERROR, logger="udfs.functions"):
         out = call("CHURN_RISK", sample)
     assert out == [["CHURN_RISK: unexpected error (details in the add-in log); please report it"]]
@@ -290,6 +290,22 @@ def test_single_row_calls_over_one_table_cost_one_read(sample, monkeypatch):
         call("RISK_BAND", copy, account)
     assert len(calls) == 1
     assert convert.CACHE.misses == 1 and convert.CACHE.hits == 2 * len(ids) - 1
+
+
+def test_risk_alone_skips_the_drivers_words_and_the_drivers_reuse_its_fit(sample, monkeypatch):
+    from relhealth import calibration, risk
+
+    fits, worded = [], []
+    real_fit, real_words = calibration.purchase_risk, risk.BookRisk._words
+    monkeypatch.setattr(risk, "purchase_risk", lambda *a, **k: fits.append(1) or real_fit(*a, **k))
+    monkeypatch.setattr(risk.BookRisk, "_words", lambda self, explain: worded.append(explain) or
+                        real_words(self, explain))
+    risks = call("CHURN_RISK", sample)
+    assert fits == [1] and worded == [False]
+    drivers = call("RISK_DRIVERS", sample)
+    assert fits == [1] and worded == [False, True]  # the same scoring, now with its words
+    for name, out in (("CHURN_RISK", risks), ("RISK_DRIVERS", drivers)):
+        assert all(same(a, b) for a, b in zip(column(out), expected_column(name, sample)[1], strict=True))
 
 
 def test_cache_key_follows_content_and_type():

@@ -237,14 +237,23 @@ class Computation:
 
     # engine tables, each computed once (the same calls as relhealth.health.assess, but only those needed)
     @cached_property
-    def scores(self):
+    def risk(self):
         from relhealth import risk
-        return risk.score_book(self.book)
+        return risk.BookRisk(self.book)
+
+    @cached_property
+    def risk_numbers(self):
+        """Risk, band and expected purchases without the drivers' words (what CHURN_RISK and RISK_BAND show)."""
+        return self.risk.scores(explain=False)
+
+    @cached_property
+    def scores(self):
+        return self.risk.scores(explain=True)
 
     @cached_property
     def tiers(self):
         from relhealth import tiers
-        return tiers.loyalty_tiers(self.book, self.scores)
+        return tiers.loyalty_tiers(self.book, self.risk_numbers)
 
     @cached_property
     def planner(self):

@@ -116,10 +116,10 @@ def _issues(comp: convert.Computation) -> list[str]:
             for row, a in zip(comp.book.accounts["source_row"], comp.book.accounts["account_id"])]
 
 
-_RISK = _column(lambda c: c.scores, "risk")
-_BAND = _column(lambda c: c.scores, "band")
+_RISK = _column(lambda c: c.risk_numbers, "risk")
+_BAND = _column(lambda c: c.risk_numbers, "band")
 _DRIVERS = _column(lambda c: c.scores, "drivers")
-_EXPECTED = _column(lambda c: c.scores, "expected_purchases")
+_EXPECTED = _column(lambda c: c.risk_numbers, "expected_purchases")
 _TIER = _column(lambda c: c.tiers, "tier")
 _ONE_MISTAKE = _column(lambda c: c.tiers, "one_mistake_away")
 _PLAY = _column(lambda c: c.planner, "play")
