@@ -100,6 +100,7 @@ def _log_diff(log_a, log_b):
 
 class _Fitter:
     param_names: tuple[str, ...] = ()
+    _relative_scales: tuple[tuple[int, int], ...] = ()  # (scale, shape) index pairs optimised as a ratio
 
     def __init__(self, penalizer: float = 0.0):
         self.penalizer = float(penalizer)
@@ -176,22 +177,37 @@ class _Fitter:
         gx, gt, gT, gw = _grouped(x, t_x, T) if weights is None else (x, t_x, T, w0)
         args = (gx, gt, gT, gw, n_customers)
         theta0 = self._start(gx, gt, gT, gw) if initial_params is None else np.log(np.asarray(initial_params, float))
-        bounds = self._bounds()
-        lo, hi = np.array(bounds).T
-        theta0 = np.clip(theta0, lo, hi)
+        theta_lo, theta_hi = np.array(self._bounds()).T
+        theta0 = np.clip(theta0, theta_lo, theta_hi)
+        lo, hi = theta_lo.copy(), theta_hi.copy()
+        # optimised in coordinates where a scale parameter is taken relative to its shape (log alpha - log r):
+        # the likelihood's long ridges (the same mean rate from many shape/scale pairs) then run along an axis
+        to_theta = np.eye(len(theta0))
+        for scale, shape in self._relative_scales:
+            to_theta[scale, shape] = 1.0
+            lo[scale], hi[scale] = lo[scale] - hi[shape], hi[scale] - lo[shape]
+        phi_bounds = list(zip(lo, hi))
+
+        def value_grad(phi, *a):
+            value, grad = self._value_grad(to_theta @ phi, *a)
+            return value, to_theta.T @ grad
+
         # probes outside the feasible region score 1e100; no need to shout
         with np.errstate(all="ignore"), _OneBlasThread():
-            res = optimize.minimize(self._value_grad, theta0, args=args, jac=True, method="L-BFGS-B",
-                                    bounds=bounds, options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-9})
-            theta = res.x
-            grad = self._gradient(theta, *args)
-            free = ~(((theta <= lo + 1e-9) & (grad > 0)) | ((theta >= hi - 1e-9) & (grad < 0)))
+            res = optimize.minimize(value_grad, np.linalg.solve(to_theta, theta0), args=args, jac=True,
+                                    method="L-BFGS-B", bounds=phi_bounds,
+                                    options={"maxiter": 500, "ftol": 1e-13, "gtol": 1e-9})
+            phi, value, grad = res.x, res.fun, res.jac
+            free = ~(((phi <= lo + 1e-9) & (grad > 0)) | ((phi >= hi - 1e-9) & (grad < 0)))
             if np.max(np.abs(grad[free]), initial=0.0) > 1e-5:  # restart where L-BFGS-B stopped early
-                polished = optimize.minimize(self._value_grad, theta, args=args, jac=True, method="L-BFGS-B",
-                                             bounds=bounds, options={"maxiter": 200, "ftol": 1e-15, "gtol": 1e-10})
+                polished = optimize.minimize(value_grad, phi, args=args, jac=True, method="L-BFGS-B",
+                                             bounds=phi_bounds,
+                                             options={"maxiter": 200, "ftol": 1e-15, "gtol": 1e-10})
                 if polished.fun <= res.fun:
-                    theta = polished.x
-        if self._objective(theta, *args) >= 1e99 or self._at_limit(theta):
+                    phi, value = polished.x, polished.fun
+        theta = to_theta @ phi
+        outside = (theta < theta_lo - 1e-9).any() or (theta > theta_hi + 1e-9).any()
+        if value >= 1e99 or outside or self._at_limit(theta):
             raise ModelFitError(
                 f"{name} did not converge on this data: parameters ran to their limits "
                 f"({', '.join(f'{k}={v:.3g}' for k, v in zip(self.param_names, np.exp(theta)))}). "
