@@ -137,16 +137,20 @@ class ParetoNBD(_Fitter):
         self._point_cache = (x, t_x, T, uniq[:, 0], uniq[:, 1], inv[:n], inv[n:])
         return self._point_cache[3:]
 
-    def _tails(self, pw_shift, qw, alpha, beta, p_r, x, t_x, T, up: bool = False):
-        """(log G(t_x), log G(T)) per group with exponents ``r + x + pw_shift`` and ``qw`` (fit only: no repair);
-        ``up``: also the same with ``pw + 1``, by the recurrence of ``_log_tail_up``."""
+    def _tails(self, shifts, alpha, beta, p_r, x, t_x, T, up: bool = False):
+        """Per (``pw_shift``, ``qw``) in ``shifts``: (log G(t_x), log G(T)) per group with exponents
+        ``r + x + pw_shift`` and ``qw`` (fit only: no repair), all in one 2F1 call (one hand-over to the other
+        threads). ``up``: the first also with ``pw + 1``, by the recurrence of ``_log_tail_up``."""
         ux, ut, i_tx, i_T = self._points(x, t_x, T)
-        pw = p_r + ux + pw_shift
-        g = self._log_tail(pw, qw, alpha, beta, ut)
-        if not up:
-            return g[i_tx], g[i_T]
-        g_up = self._log_tail_up(pw, qw, alpha, beta, ut, g)
-        return g[i_tx], g[i_T], g_up[i_tx], g_up[i_T]
+        m = len(ux)
+        pw = np.concatenate([p_r + ux + shift for shift, _ in shifts])
+        qw = np.concatenate([np.full(m, q) for _, q in shifts])
+        g = self._log_tail(pw, qw, alpha, beta, np.tile(ut, len(shifts)))
+        found = [(g[k * m:(k + 1) * m][i_tx], g[k * m:(k + 1) * m][i_T]) for k in range(len(shifts))]
+        if up:
+            g_up = self._log_tail_up(pw[:m], shifts[0][1], alpha, beta, ut, g[:m])
+            found[0] = (*found[0], g_up[i_tx], g_up[i_T])
+        return found
 
     def _log_tail_up(self, pw, qw, alpha, beta, t, g):
         """log G with ``pw + 1`` from log G (``g``) without another 2F1: integrating by parts,
@@ -175,7 +179,7 @@ class ParetoNBD(_Fitter):
             g_tx = self._log_tail(r + x, s + 1.0, alpha, beta, t_x, repair)
             g_T = self._log_tail(r + x, s + 1.0, alpha, beta, T, repair)
         else:
-            g_tx, g_T = self._tails(0.0, s + 1.0, alpha, beta, r, x, t_x, T)
+            g_tx, g_T = self._tails(((0.0, s + 1.0),), alpha, beta, r, x, t_x, T)[0]
         log_dead = np.log(s) + head + _log_diff(g_tx, g_T)
         return log_alive, log_dead, g_tx, g_T
 
@@ -185,11 +189,14 @@ class ParetoNBD(_Fitter):
         invariance: 3 hypergeometric evaluations per distinct (x, t) point instead of 18 per end for central
         differences."""
         r, alpha, s, beta = p = np.exp(theta)
-        g_tx, g_T, up_tx, up_T = self._tails(0.0, s + 1.0, alpha, beta, r, x, t_x, T, up=True)
+        pw, qw = r + x, s + 1.0
+        h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
+        # the tails and both shifted tails in one 2F1 call: one hand-over to the other threads instead of three
+        (g_tx, g_T, up_tx, up_T), (r_tx, r_T), (s_tx, s_T) = self._tails(
+            ((0.0, qw), (h_r, qw), (0.0, qw + h_s)), alpha, beta, r, x, t_x, T, up=True)
         log_alive, log_dead = self._parts(p, x, t_x, T, repair=False, tails=(g_tx, g_T))[:2]
         ll = np.logaddexp(log_alive, log_dead)
         wa, wd = np.exp(log_alive - ll), np.exp(log_dead - ll)
-        pw, qw = r + x, s + 1.0
         rho = np.exp(np.minimum(g_T - g_tx, 0.0))  # G(T) / G(t_x)
         live = wd > 0
         denom = np.where(live, -np.expm1(np.where(live, g_T - g_tx, -1.0)), 1.0)
@@ -197,13 +204,9 @@ class ParetoNBD(_Fitter):
         def d_log_diff(d_tx, d_T):  # d log(G(t_x) - G(T)) from d log G at both ends
             return np.where(live, (d_tx - rho * d_T) / denom, 0.0)
 
-        def d_log_tail(shift_p, shift_q, step):  # forward difference of log G in one exponent
-            d_tx, d_T = self._tails(shift_p, qw + shift_q, alpha, beta, r, x, t_x, T)
-            return (d_tx - g_tx) / step, (d_T - g_T) / step
-
-        h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
-        dd_r = d_log_diff(*d_log_tail(h_r, 0.0, h_r))
-        dd_s = d_log_diff(*d_log_tail(0.0, h_s, h_s))
+        # forward differences of log G in one exponent
+        dd_r = d_log_diff((r_tx - g_tx) / h_r, (r_T - g_T) / h_r)
+        dd_s = d_log_diff((s_tx - g_tx) / h_s, (s_T - g_T) / h_s)
         # dG/dalpha = -pw * G with pw + 1; G depends on alpha + t and beta + t only, so
         # dG/dalpha + dG/dbeta = dG/dt = -(alpha+t)^-pw (beta+t)^-qw, which gives dG/dbeta for free
         da_tx = -pw * np.exp(up_tx - g_tx)
