@@ -191,3 +191,30 @@ def test_split_hypergeometric_gives_the_same_values_in_a_forked_child_too(monkey
     assert receive.poll(60), "the forked child did not answer"
     assert np.array_equal(receive.recv(), whole, equal_nan=True)
     child.join(10)
+
+
+def test_hypergeometric_near_one_by_the_incomplete_beta_matches_scipy_and_the_integral():
+    """2F1(1, b; c; z) with z near 1 and a small c - b comes from the incomplete beta (scipy's series is slow
+    there): the values agree with scipy's 2F1 and with Euler's integral, on both sides of the routing limits.
+    A whole-number c - b (where the recurrence would divide by zero) is left to scipy."""
+    from relhealth import btyd
+
+    gaps = np.array([0.05, 0.21, 0.79, 1.79, 3.5, 7.21, 11.9, 12.5, 14.3])
+    grid = np.array([(b, b + gap, z) for b in (1.01, 5.0, 21.0, 60.0) for gap in gaps
+                     for z in (0.5, 0.9, 0.95, 0.99, 0.999, 0.9999)])
+    b, c, z = grid.T
+    ours = btyd._hyp2f1_one(b, c, z)
+    assert np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, special.hyp2f1(1.0, b, c, z), rtol=1e-11)
+    for i in range(0, len(grid), 5):  # Euler: (c-1) * int_0^1 (1-u)^(c-2) (1-z u)^(-b) du
+        if c[i] < 2:  # (1-u)^(c-2) unbounded at 1: quad's algebraic weight takes it
+            integral = integrate.quad(lambda u: (1 - z[i] * u) ** -b[i], 0, 1, weight="alg", wvar=(0.0, c[i] - 2),
+                                      epsabs=0, epsrel=1e-12, limit=200)[0]
+        else:
+            near_one = [1 - k * (1 - z[i]) for k in (1, 10, 100) if k * (1 - z[i]) < 1]
+            integral = integrate.quad(lambda u: np.exp((c[i] - 2) * np.log1p(-u) - b[i] * np.log1p(-z[i] * u)),
+                                      0, 1, points=near_one, epsabs=0, epsrel=1e-12, limit=200)[0]
+        assert ours[i] == pytest.approx((c[i] - 1) * integral, rel=1e-9), grid[i]
+    whole = np.array([(b, b + gap, z) for b in (1.01, 21.0) for gap in (1.0, 2.0, 5.0) for z in (0.95, 0.999)]).T
+    assert np.array_equal(btyd._hyp2f1_one(*whole), special.hyp2f1(1.0, *whole), equal_nan=True)
+    assert btyd._hyp2f1_one(21.0, np.array([[21.5, 30.0]]), 0.999).shape == (1, 2)
