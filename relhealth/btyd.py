@@ -100,18 +100,22 @@ def _hyp2f1_one(b, c, z):
 def _by_incomplete_beta(A, lowest, steps, z):
     """(A * B_z(A, lowest) / (z^A (1-z)^lowest), the recurrence's error growth) per value: that ratio is
     2F1(1, b; c; z) with A = c - 1 and lowest = 1 + b - c. ``steps`` raise ``lowest`` into (0, 1]."""
+    order = np.argsort(-steps, kind="stable")  # most steps first: the values still stepping are a prefix
+    A, lowest, steps, z = A[order], lowest[order], steps[order], z[order]
     top = lowest + steps
     with np.errstate(all="ignore"):
         ratio = np.exp(np.log(special.betainc(A, top, z)) + special.betaln(A, top) - A * np.log(z)
                        - top * np.log1p(-z))  # B_z(A, v) / (z^A (1-z)^v) at v = top
         growth = np.ones_like(ratio)
         for j in range(int(steps.max(initial=0.0)), 0, -1):
-            on = steps >= j
-            v = lowest + (j - 1.0)
-            y = (A + v) * (1.0 - z) * ratio
-            growth = np.where(on, growth * (1.0 + np.abs(y / (1.0 - y))), growth)
-            ratio = np.where(on, (1.0 - y) / -v, ratio)
-    return A * ratio, growth
+            on = slice(0, int(np.searchsorted(-steps, -j, side="right")))
+            v = lowest[on] + (j - 1.0)
+            y = (A[on] + v) * (1.0 - z[on]) * ratio[on]
+            growth[on] *= 1.0 + np.abs(y / (1.0 - y))
+            ratio[on] = (1.0 - y) / -v
+    value = np.empty_like(ratio)
+    value[order], growth[order] = A * ratio, growth.copy()
+    return value, growth
 
 
 def _forget_pool() -> None:
