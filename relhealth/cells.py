@@ -102,9 +102,15 @@ def _split(raw: pd.Series) -> _Cells:
 
 
 def _problems(cells: _Cells) -> np.ndarray:
+    """None per row, or the Excel error's words: worded once per distinct error text (a column of #N/A has one)."""
     out = np.full(len(cells.kind), None, dtype=object)
-    for i in np.flatnonzero(cells.kind == ERROR):
-        out[i] = f"is an Excel error ({cells.texts[cells.codes[i]].upper()})"
+    errors = np.flatnonzero(cells.kind == ERROR)
+    if len(errors):
+        codes = cells.codes[errors]
+        words = np.full(len(cells.texts), None, dtype=object)
+        for code in np.unique(codes):
+            words[code] = f"is an Excel error ({cells.texts[code].upper()})"
+        out[errors] = words[codes]
     return out
 
 

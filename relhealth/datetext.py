@@ -103,13 +103,25 @@ _FORMS = [(_form(form), is_iso) for form, is_iso in _PLAIN_FORMS.items()]
 _PLAIN_YEARS = (1900, 2199)   # within these every reading is plausible, so no later check can differ
 
 
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
 def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(datetime64[ns], exists): the calendar day for each triple, where it exists."""
+    """(datetime64[ns], exists): the calendar day for each triple, where it exists.
+
+    Counted in whole numbers (days from 1970-01-01 of the proleptic Gregorian calendar, as numpy counts): numpy's
+    own month and day arithmetic converts every value through its calendar code, several times slower."""
     ok = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    months = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-    days = months.astype("datetime64[D]") + (np.clip(day, 1, 31) - 1).astype("timedelta64[D]")
-    ok &= days.astype("datetime64[M]") == months          # 2/30 rolls into March: no such day
-    return days.astype("datetime64[ns]"), ok
+    month, day = np.clip(month, 1, 12), np.clip(day, 1, 31)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    ok &= day <= _MONTH_DAYS[month - 1] + (leap & (month == 2))       # 2/30 is no day
+    shifted = year - (month <= 2)                  # years counted from March: the leap day ends the year
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = (era * 146_097 + day_of_era - 719_468).astype(np.int64)
+    return (days * 86_400_000_000_000).view("datetime64[ns]"), ok
 
 
 def _plain_numbers(texts: np.ndarray, todo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -246,6 +258,8 @@ _FALLBACK_FORMATS = ("%Y%m%d", "%d.%m.%Y", "%Y.%m.%d", "%B %d %Y", "%d %B %Y", "
 
 
 def _one_date(text: str) -> np.datetime64:
+    if not any(ch.isdigit() for ch in text):   # every format holds a day or year number ("next tues" holds none)
+        return NAT
     cleaned = re.sub(r"\s+", " ", _ORDINAL.sub("", text.replace(",", " "))).strip()
     for candidate in (cleaned, text.strip()):
         for fmt in _FALLBACK_FORMATS:

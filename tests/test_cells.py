@@ -226,3 +226,32 @@ def test_repeated_texts_are_parsed_once_and_spread_back():
     parsed = cells.parse_money(raw)
     assert parsed.values.iloc[:5].tolist()[0::2] == [5.0, 5.0, 7.0]
     assert parsed.problems.value_counts().to_dict() == {"is an Excel error (#N/A)": 1000}
+
+
+def test_each_excel_error_is_named_on_every_row_it_is_on():
+    raw = pd.Series(["#N/A", 5, " #ref! ", "#N/A", "#DIV/0!", "#N/A"], dtype=object)
+    assert cells.parse_numbers(raw).problems.tolist() == [
+        "is an Excel error (#N/A)", None, "is an Excel error (#REF!)", "is an Excel error (#N/A)",
+        "is an Excel error (#DIV/0!)", "is an Excel error (#N/A)"]
+
+
+def test_plain_dates_follow_the_calendar():
+    # every day of a leap year, a century year that is none (1900) and one that is (2000), each written both ways
+    days = [dt.date(y, 1, 1) + dt.timedelta(d) for y in (1900, 2000, 2024, 2025) for d in range(366)
+            if (dt.date(y, 1, 1) + dt.timedelta(d)).year == y]
+    for texts, order in (([f"{d.month}/{d.day}/{d.year}" for d in days], "MDY"),
+                         ([d.isoformat() for d in days], "auto"),
+                         ([f"{d.day:02d}/{d.month:02d}/{d.year}" for d in days], "DMY")):
+        parsed = cells.parse_dates(pd.Series(texts, dtype=object), order)
+        assert parsed.values.tolist() == [pd.Timestamp(d) for d in days]
+        assert parsed.problems.isna().all()
+    no_days = ["2/29/1900", "2/29/2100", "2/30/2024", "4/31/2025", "0/5/2025", "2100-02-29", "2025-04-31"]
+    parsed = cells.parse_dates(pd.Series(no_days + ["13/1/2025"], dtype=object), "MDY")
+    assert parsed.values.isna().all()
+    assert parsed.problems.tolist() == ["is not a date"] * 7 + ["is not a date in this column's order (month/day/year)"]
+
+
+def test_only_texts_with_a_number_are_tried_one_format_at_a_time():
+    parsed = cells.parse_dates(pd.Series(["2025 Mar 15", "next tues", "Tuesday", "2025 March 16"], dtype=object))
+    assert parsed.values.tolist()[0::3] == [pd.Timestamp("2025-03-15"), pd.Timestamp("2025-03-16")]
+    assert parsed.problems.tolist() == [None, "is not a date", "is not a date", None]
