@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from scipy import special
 
-from .fitting import LOG_BOUND, ModelFitError, _Fitter, _grouped, _log_diff
+from .fitting import LOG_BOUND, ModelFitError, _Fitter, _grouped, _log_diff, unique_rows
 
 __all__ = ["BGNBD", "ModelFitError", "ParetoNBD", "_Fitter", "_grouped"]
 
@@ -185,9 +185,8 @@ class ParetoNBD(_Fitter):
         if cache is not None and cache[0] is x and cache[1] is t_x and cache[2] is T:
             return cache[3:]
         n = len(x)
-        uniq, inv = np.unique(np.column_stack([np.r_[x, x], np.r_[t_x, T]]), axis=0, return_inverse=True)
-        inv = inv.ravel()
-        self._point_cache = (x, t_x, T, uniq[:, 0], uniq[:, 1], inv[:n], inv[n:])
+        (ux, ut), inv, _ = unique_rows(np.r_[x, x], np.r_[t_x, T])
+        self._point_cache = (x, t_x, T, ux, ut, inv[:n], inv[n:])
         return self._point_cache[3:]
 
     def _tails(self, shifts, alpha, beta, p_r, x, t_x, T, up: bool = False):

@@ -84,11 +84,25 @@ def _as_arrays(frequency, recency, T):
     return np.round(x), np.minimum(t_x, T), T
 
 
+def unique_rows(*columns):
+    """The distinct rows of equal-length float columns in lexicographic order (as ``np.unique(axis=0)`` gives
+    them, several times faster: a lexsort and a neighbour test), each row's index among them, and their counts."""
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    first = np.ones(len(order), bool)
+    if len(order):
+        first[1:] = np.logical_or.reduce([c[1:] != c[:-1] for c in ordered])
+    inverse = np.empty(len(order), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(order)])
+    return [c[starts] for c in ordered], inverse, counts
+
+
 def _grouped(x, t_x, T):
     """Unique (x, t_x, T) rows and their counts."""
-    stacked = np.column_stack([x, t_x, T])
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
-    return uniq[:, 0], uniq[:, 1], uniq[:, 2], counts.astype(float)
+    (ux, ut, uT), _, counts = unique_rows(x, t_x, T)
+    return ux, ut, uT, counts.astype(float)
 
 
 def _log_diff(log_a, log_b):
