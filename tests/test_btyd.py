@@ -218,3 +218,16 @@ def test_hypergeometric_near_one_by_the_incomplete_beta_matches_scipy_and_the_in
     whole = np.array([(b, b + gap, z) for b in (1.01, 21.0) for gap in (1.0, 2.0, 5.0) for z in (0.95, 0.999)]).T
     assert np.array_equal(btyd._hyp2f1_one(*whole), special.hyp2f1(1.0, *whole), equal_nan=True)
     assert btyd._hyp2f1_one(21.0, np.array([[21.5, 30.0]]), 0.999).shape == (1, 2)
+
+
+def test_distinct_patterns_are_those_numpy_finds_in_the_same_order():
+    from relhealth.fitting import unique_rows
+
+    rng = np.random.default_rng(5)
+    for n in (0, 1, 7, 500):
+        x, t = rng.integers(0, 6, n).astype(float), np.round(rng.uniform(0, 3, n), 1)
+        uniq, inverse, counts = np.unique(np.column_stack([x, t]), axis=0, return_inverse=True, return_counts=True)
+        (ux, ut), ours_inverse, ours_counts = unique_rows(x, t)
+        assert np.array_equal(np.column_stack([ux, ut]), uniq.reshape(-1, 2))
+        assert np.array_equal(ours_inverse, inverse.ravel()) and np.array_equal(ours_counts, counts)
+        assert np.array_equal(ux[ours_inverse], x) and np.array_equal(ut[ours_inverse], t)
