@@ -14,17 +14,17 @@ are kept (``merge``), is shared. See docs/refresh.md.
 
 from __future__ import annotations
 
-import gc
 import io
 import os
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+
+from relhealth.collector import collector_paused
 
 from . import graft, merge, owned, safe_save, writer
 
@@ -226,20 +226,6 @@ class BookTarget:
             buffer = io.BytesIO()
             self.wb.save(buffer)
             graft.graft(self.path, buffer.getvalue(), self.stubbed, path)
-
-
-@contextmanager
-def collector_paused():
-    """Python's cyclic garbage collector off for a while. Loading, writing and saving a workbook make hundreds of
-    thousands of objects (cells, rows of values) and almost no cycles to collect, yet each full pass of the
-    collector walks every object alive: at 10,000 accounts that was about a fifth of the time of those steps."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class PngJob:
