@@ -119,6 +119,71 @@ def test_blank_rows_stay_blank_and_rows_stay_aligned(sample):
     assert [v for i, v in enumerate(after) if i not in (3, 9, 10, len(after) - 1)] == before
 
 
+def test_blank_rows_as_office_js_sends_them_stay_blank_and_a_row_without_id_says_so(sample):
+    rows = [list(r) for r in sample["accounts"]]
+    width = len(rows[0])
+    no_id = [None] * width
+    no_id[1] = "Company without an id"
+    padded = (rows[:3] + [[""] * width] + rows[3:6] + [["  "] + [""] * (width - 1)] + [no_id] + rows[6:]
+              + [[None] * width])
+    before = column(call("CHURN_RISK", sample))
+    after = column(call("CHURN_RISK", dict(sample, accounts=padded)))
+    assert len(after) == len(padded) - 1
+    assert after[2] is None and after[6] is None and after[-1] is None  # "" cells, spaces, None: all blank
+    assert after[7].startswith("CHURN_RISK: ") and after[7].endswith("(row 9)")
+    assert [v for i, v in enumerate(after) if i not in (2, 6, 7, len(after) - 1)] == before
+    assert call("CHURN_RISK", dict(sample, accounts=padded), rows[5][0]) == before[4]
+
+
+def test_only_the_rows_whose_account_has_a_bad_log_line_get_its_message(sample):
+    orders = [list(r) for r in sample["orders"]]
+    account = orders[5][orders[0].index("Account ID")]
+    orders[5][orders[0].index("Order Date")] = "31/31/2025"
+    before = column(call("CHURN_RISK", sample))
+    after = column(call("CHURN_RISK", dict(sample, orders=orders)))
+    ids = [row[0] for row in sample["accounts"][1:]]
+    messages = [i for i, v in enumerate(after) if isinstance(v, str)]
+    assert messages == sorted([i for i, v in enumerate(before) if isinstance(v, str)] + [ids.index(account)])
+    assert after[ids.index(account)].startswith("CHURN_RISK: Orders 'Order Date' \"31/31/2025\"")
+
+
+def test_reading_and_scoring_run_with_the_cyclic_collector_paused(sample, monkeypatch):
+    import gc
+
+    import relhealth.reader as reader
+    from udfs import shape
+
+    seen = []
+    real = reader.read_book
+    monkeypatch.setattr(reader, "read_book", lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
+    comp = convert.computation("CHURN_RISK", sample["accounts"], sample["orders"], sample["events"],
+                               sample["settings"])
+    rows = shape.per_row(comp, "CHURN_RISK", "risk",
+                         lambda c: seen.append(gc.isenabled()) or [0.5] * len(c.book.accounts))
+    assert seen == [False, False]
+    assert gc.isenabled()
+    assert len(rows) == len(sample["accounts"]) - 1
+
+
+def test_collector_pauses_nest_and_leave_a_paused_collector_paused():
+    import gc
+
+    from relhealth.collector import collector_paused
+
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_range_may_start_below_a_title_row(sample):
     args = dict(sample, accounts=[["Relationship review, Q4"] + [None] * 12] + sample["accounts"])
     assert column(call("CHURN_RISK", args)) == column(call("CHURN_RISK", sample))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import marshal
 import pickle
 import re
@@ -24,6 +25,7 @@ from functools import cached_property
 from typing import Any, Callable
 
 from relhealth import schema
+from relhealth.collector import collector_paused
 
 try:  # Pyodide >= 0.28 (xlwings Lite) may hand empty cells over as its JsNull sentinel
     from pyodide.ffi import JsNull as _JsNull  # type: ignore[import-not-found]
@@ -73,7 +75,7 @@ def matrix(value: Any) -> list[list[Any]] | None:
         return None
     rows = value if isinstance(value[0], (list, tuple)) else [value]
     if isinstance(value, list):  # Office.js (JSON): plain values, "" for empty, dicts for errors/data types
-        kinds = {c.__class__ for row in rows for c in row}
+        kinds = set(map(type, itertools.chain.from_iterable(rows)))  # one C-level pass over the cells
         if kinds <= _PLAIN:  # the common case: nothing to change ("" is blank to the reader), no copy
             return rows
     return [[_clean_cell(c) for c in row] for row in rows]  # classic (COM tuples): error codes, tz-aware dates
@@ -231,7 +233,6 @@ class Computation:
         self.book = book
         self.header_row = header_row              # 0-based index in the accounts matrix
         self.data_rows = len(accounts) - header_row - 1
-        self.blank_rows = {i for i, row in enumerate(accounts[header_row + 1:]) if all(is_blank(c) for c in row)}
         self._raw = {"Accounts": accounts, "Orders": orders, "Events": events}
         self._memo: dict[Any, Any] = {}
 
@@ -280,6 +281,11 @@ class Computation:
         if key not in self._memo:
             self._memo[key] = make()
         return self._memo[key]
+
+    def is_blank_row(self, index: int) -> bool:
+        """Whether data row ``index`` (0-based below the header) is blank: asked only for the few rows that gave
+        no account, so the other rows are never looked at."""
+        return all(is_blank(c) for c in self._raw["Accounts"][self.header_row + 1 + index])
 
     # where a book row came from, and which account a log row belongs to
     def output_index(self, source_row: int) -> int:
@@ -386,7 +392,8 @@ def _build(name, accounts, orders, events, settings, horizon_days, as_of) -> Com
     if event_rows is not None:
         sheets["Events"] = event_rows
     try:
-        book = read_book(sheets, settings=book_settings)
+        with collector_paused():  # the reader makes a few objects per cell and no cycles
+            book = read_book(sheets, settings=book_settings)
     except BookError as exc:
         raise CallError(f"{name}: {exc}") from None
     return Computation(book, table, top, order_rows, event_rows)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
+from relhealth.collector import collector_paused
+
 from . import convert
 
 # Account columns whose bad cells make a function's number untrustworthy, per family of functions.
@@ -113,34 +115,47 @@ def per_row(comp: convert.Computation, name: str, family: str,
         book = comp.book
         issues = comp.memo("issues", lambda: RowIssues(comp))
         account_values = values(comp)
-        out: list[Any] = [None] * comp.data_rows
-        filled = [False] * comp.data_rows
-        by_account = bool(issues.by_account)
-        for position, (source_row, account_id) in enumerate(zip(book.accounts["source_row"].tolist(),
-                                                                book.accounts["account_id"].tolist())):
-            index = source_row - comp.header_row - 2
-            if not 0 <= index < comp.data_rows or filled[index]:
-                continue
-            filled[index] = True
-            blocking = (issues.blocking(index, convert.account_key(account_id) if by_account else None, family)
-                        if index in issues.by_row or by_account else None)
-            value = account_values[position]
+        rows = comp.data_rows
+        source_rows = book.accounts["source_row"].tolist()
+        account_ids = book.accounts["account_id"].tolist()
+        # data row -> the account read from it (the first one, should a row give two); built backwards so the
+        # first account's position is the one left in the dict
+        first_row = comp.header_row + 2
+        position_of = dict(zip([r - first_row for r in reversed(source_rows)], range(len(source_rows) - 1, -1, -1)))
+        if position_of and (min(position_of) < 0 or max(position_of) >= rows):
+            position_of = {index: position for index, position in position_of.items() if 0 <= index < rows}
+        out: list[Any] = [None] * rows
+        for index, position in position_of.items():
+            out[index] = account_values[position]
+        # Most rows keep their value as it is; look again only at those that may not: a row with issues, an
+        # account with log issues, an account without a value.
+        keys = [convert.account_key(a) for a in account_ids] if issues.by_account else None
+        suspects = {index for index in issues.by_row if index in position_of}
+        if keys is not None:
+            suspects.update(index for index, position in position_of.items() if keys[position] in issues.by_account)
+        if not blank_ok:
+            suspects.update(index for index, position in position_of.items() if account_values[position] is None)
+        for index in suspects:
+            position = position_of[index]
+            blocking = issues.blocking(index, keys[position] if keys is not None else None, family)
             if blocking:
                 out[index] = message(name, blocking)
-            elif value is None and not blank_ok:
-                out[index] = f"{name}: no value for account \"{account_id}\" (row {int(source_row)})"
-            else:
-                out[index] = value
-        for index in range(comp.data_rows):
-            if filled[index] or index in comp.blank_rows:
-                continue
-            row_issues = issues.by_row.get(index)
-            sheet_row = index + comp.header_row + 2
-            out[index] = (message(name, row_issues) if row_issues
-                          else f"{name}: no account id in this row (row {sheet_row})")
+            elif account_values[position] is None and not blank_ok:
+                row = int(source_rows[position])
+                out[index] = f"{name}: no value for account \"{account_ids[position]}\" (row {row})"
+        # rows that gave no account: blank when the row is blank, else why not
+        if len(position_of) < rows:
+            for index in range(rows):
+                if index in position_of or comp.is_blank_row(index):
+                    continue
+                row_issues = issues.by_row.get(index)
+                sheet_row = index + comp.header_row + 2
+                out[index] = (message(name, row_issues) if row_issues
+                              else f"{name}: no account id in this row (row {sheet_row})")
         return out
 
-    return comp.memo(("rows", name), build)
+    with collector_paused():  # the engine and the shaping make many objects and no cycles
+        return comp.memo(("rows", name), build)
 
 
 def lookup(comp: convert.Computation, name: str, family: str,
