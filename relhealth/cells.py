@@ -74,6 +74,10 @@ def _split(raw: pd.Series) -> _Cells:
         return _Cells(raw.index, raw.to_numpy(), kind, codes, np.array([], dtype=object))
     values = raw.astype(object).to_numpy()
     uniform = _UNIFORM.get(pd.api.types.infer_dtype(values, skipna=True))   # one C pass: all one type?
+    if uniform is None:
+        split = _numbers_and_texts(values)
+        if split is not None:
+            return _Cells(raw.index, values, *split)
     if uniform == TEXT:        # text and blanks only: one hash pass finds the distinct texts and the blanks
         all_codes, all_texts = pd.factorize(values)
         kind = np.where(all_codes < 0, MISSING, TEXT).astype(np.int8)
@@ -89,16 +93,54 @@ def _split(raw: pd.Series) -> _Cells:
     texts = np.array([], dtype=object)
     if is_text.any():
         sub_codes, uniques = (all_codes[is_text], all_texts) if uniform == TEXT else pd.factorize(values[is_text])
-        stripped = ([u.strip() for u in uniques] if uniform == TEXT       # all str already
-                    else [str(u).strip() for u in uniques])
-        texts = np.array(stripped + [None], dtype=object)[:-1]               # None: stays 1-D
-        error = np.zeros(len(texts), dtype=bool)
-        if "#" in "".join(texts):      # Excel errors all start with "#": most columns hold none at all
-            error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
-        text_kind = np.where(texts == "", MISSING, np.where(error, ERROR, TEXT)).astype(np.int8)
-        kind[is_text] = text_kind[sub_codes]
+        texts = _stripped([u.strip() for u in uniques] if uniform == TEXT       # all str already
+                          else [str(u).strip() for u in uniques])
+        kind[is_text] = _text_kinds(texts)[sub_codes]
         codes[is_text] = sub_codes
     return _Cells(raw.index, values, kind, codes, texts)
+
+
+def _stripped(texts: list[str]) -> np.ndarray:
+    return np.array(texts + [None], dtype=object)[:-1]               # None: stays 1-D
+
+
+def _text_kinds(texts: np.ndarray) -> np.ndarray:
+    """Per distinct stripped text: MISSING (empty), ERROR (#N/A and the like) or TEXT."""
+    error = np.zeros(len(texts), dtype=bool)
+    if "#" in "".join(texts):      # Excel errors all start with "#": most columns hold none at all
+        error = np.array([t[:1] == "#" and t.upper() in EXCEL_ERRORS for t in texts], dtype=bool)
+    return np.where(texts == "", MISSING, np.where(error, ERROR, TEXT)).astype(np.int8)
+
+
+_PLAIN_NUMBERS = frozenset({int, float})
+
+
+def _numbers_and_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(kind, codes, texts) of a column that mixes only text, int and float cells and blanks (what Excel sends),
+    from one hash pass over the cells with each distinct value's type looked at once; None for any other mix.
+
+    A distinct number may stand for equal cells of other types (True == 1, numpy numbers), and a missing one for
+    any of pandas' missing values: those cells' own types are checked, so such columns take the general way."""
+    all_codes, uniques = pd.factorize(values)
+    types = _TYPE_OF(uniques)
+    is_text = types == str
+    is_number = (types == float) | (types == int)
+    if not (is_text | is_number).all():
+        return None
+    number_cells = np.append(is_number, False)[all_codes]
+    if number_cells.any() and not set(map(type, values[number_cells])) <= _PLAIN_NUMBERS:
+        return None
+    missing = all_codes < 0
+    if missing.any() and not set(map(type, values[missing])) <= {type(None), float}:
+        return None
+    text_at = np.flatnonzero(is_text)
+    texts = _stripped([u.strip() for u in uniques[text_at]])
+    unique_kind = np.full(len(uniques) + 1, MISSING, dtype=np.int8)      # the last: blank cells (code -1)
+    unique_kind[np.flatnonzero(is_number)] = NUMBER
+    unique_kind[text_at] = _text_kinds(texts)
+    text_code = np.full(len(uniques) + 1, -1, dtype=np.int64)
+    text_code[text_at] = np.arange(len(text_at))
+    return unique_kind[all_codes], text_code[all_codes], texts
 
 
 def _problems(cells: _Cells) -> np.ndarray:

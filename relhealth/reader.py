@@ -90,15 +90,29 @@ def _value_text(value: Any) -> str:
     return value.strip() if type(value) is str else cells.as_text(value)
 
 
+_NO_ROW = 1 << 62      # sorts a whole-column issue (no row) after the rows
+
+
 @dataclass
 class _Issues:
+    """One sheet's data issues, kept as columns (a column of #N/A adds thousands at once), sorted by row and then
+    by the column's position when asked for."""
+
     sheet: str
-    rows: list[tuple] = field(default_factory=list)
+    sort_rows: list[int] = field(default_factory=list)
+    sort_columns: list[int] = field(default_factory=list)
+    row: list[int | None] = field(default_factory=list)
+    column: list[str] = field(default_factory=list)
+    value: list[str] = field(default_factory=list)
+    problem: list[str] = field(default_factory=list)
 
     def add(self, row: int | None, column: str, value: Any, problem: str, order: int = 0) -> None:
-        self.rows.append((row if row is not None else 1 << 62, order,
-                          {"sheet": self.sheet, "row": None if row is None else int(row), "column": column,
-                           "value": _value_text(value), "problem": problem}))
+        self.sort_rows.append(_NO_ROW if row is None else row)
+        self.sort_columns.append(order)
+        self.row.append(None if row is None else int(row))
+        self.column.append(column)
+        self.value.append(_value_text(value))
+        self.problem.append(problem)
 
     def cells(self, table: Table, parsed: dict[str, cells.Parsed], keep: np.ndarray, skip=()) -> None:
         for col, p in parsed.items():
@@ -107,14 +121,22 @@ class _Issues:
             j = table.mapping[col]
             problems = p.problems.to_numpy()
             bad = np.flatnonzero(keep & pd.notna(problems))
-            sheet, header = self.sheet, table.headers[j]       # as add() would, without a call per cell
-            self.rows += [(row, j, {"sheet": sheet, "row": row, "column": header, "value": _value_text(value),
-                                    "problem": problem})
-                          for row, value, problem in zip(table.rows[bad].tolist(), table.column(j)[bad],
-                                                         problems[bad])]
+            rows = table.rows[bad].tolist()
+            self.sort_rows += rows
+            self.sort_columns += [j] * len(bad)
+            self.row += rows
+            self.column += [table.headers[j]] * len(bad)
+            self.value += [_value_text(v) for v in table.column(j)[bad]]
+            self.problem += problems[bad].tolist()
 
-    def sorted(self) -> list[dict]:
-        return [d for *_, d in sorted(self.rows, key=lambda r: r[:2])]
+    def sorted(self) -> dict[str, list]:
+        """The issues as columns (``ISSUE_COLUMNS``), by row, then column; as added where both are the same."""
+        order = np.lexsort((np.array(self.sort_columns, dtype=np.int64), np.array(self.sort_rows, dtype=np.int64)))
+        columns = {"sheet": [self.sheet] * len(order)}
+        for name in ISSUE_COLUMNS[1:]:
+            found = getattr(self, name)
+            columns[name] = [found[i] for i in order.tolist()]
+        return columns
 
 
 def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list[dict], dict]:
@@ -257,13 +279,12 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
         raise BookError("The workbook has no sheets: nothing to read.")
     hidden = {name: set(cols) for name, cols in (hidden or {}).items()}
     settings = settings or Settings()
-    issues: list[dict] = []
     found = find_settings(sheets, hidden)
     settings_sheet, setting_rows = found if found else (None, [])
     setting_issues: list[dict] = []
     if found:
         settings, setting_issues = Settings.from_rows(setting_rows, base=settings)
-        issues += [{**i, "sheet": settings_sheet} for i in setting_issues]
+        setting_issues = [{**i, "sheet": settings_sheet} for i in setting_issues]
     extra = {normalise_header(h) for h in settings.column_overrides.values()}
     candidates = []
     for order, (name, value) in enumerate(sheets.items()):
@@ -290,14 +311,16 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
         raise no_accounts_error(sheets, hidden, settings_sheet, best)
     table = best[ACCOUNTS][1]
     accounts, found_issues, meta = _read_accounts(table, settings)
-    issues += found_issues
+    sheet_issues = [found_issues]
     frames = {ACCOUNTS: (accounts, table, meta)}
     for role in (ORDERS, EVENTS):
         if role in best:
             frame, found_issues, meta = _read_log(best[role][1], role, settings, accounts, table.sheet)
-            issues += found_issues
+            sheet_issues.append(found_issues)
             frames[role] = (frame, best[role][1], meta)
-    issues[len(setting_issues):len(setting_issues)] = _override_issues(settings, setting_rows, settings_sheet, frames)
+    setting_issues += _override_issues(settings, setting_rows, settings_sheet, frames)
+    issues = [{c: [_value_text(i[c]) if c == "value" else i[c] for i in setting_issues] for c in ISSUE_COLUMNS},
+              *sheet_issues]
     for role, (frame, tab, meta) in frames.items():
         frame.attrs.update(sheet=tab.sheet, header_row=tab.header_row, **meta,
                            header_map={c.name: tab.headers[tab.mapping[c.name]] for c in COLUMNS[role]
@@ -305,9 +328,9 @@ def _read_book(sheets: Mapping[str, Any], settings: Settings | None,
     accounts.attrs["book"] = {"settings_sheet": settings_sheet, "ignored_sheets": ignored,
                               "sheets": {role: tab.sheet for role, (_, tab, _) in frames.items()}}
     issue_frame = empty_issues()
-    if issues:
-        issue_frame = pd.DataFrame({c: pd.Series([i[c] for i in issues], dtype=object) for c in ISSUE_COLUMNS})
-        issue_frame["value"] = pd.Series([_value_text(v) for v in issue_frame["value"]], dtype=object)
+    if any(part["sheet"] for part in issues):       # issues as columns, one part a sheet
+        issue_frame = pd.DataFrame({c: pd.Series([v for part in issues for v in part[c]], dtype=object)
+                                    for c in ISSUE_COLUMNS})
     return Book(accounts=accounts, orders=frames[ORDERS][0] if ORDERS in frames else empty_orders(),
                 events=frames[EVENTS][0] if EVENTS in frames else empty_events(), settings=settings,
                 issues=issue_frame)

@@ -255,3 +255,28 @@ def test_only_texts_with_a_number_are_tried_one_format_at_a_time():
     parsed = cells.parse_dates(pd.Series(["2025 Mar 15", "next tues", "Tuesday", "2025 March 16"], dtype=object))
     assert parsed.values.tolist()[0::3] == [pd.Timestamp("2025-03-15"), pd.Timestamp("2025-03-16")]
     assert parsed.problems.tolist() == [None, "is not a date", "is not a date", None]
+
+
+def test_numbers_and_texts_mixed_are_read_once_per_distinct_value():
+    raw = pd.Series([45731, "3/15/2025", 45731.0, None, "#N/A", "3/15/2025 ", np.nan, "", "soon", 45732] * 300,
+                    dtype=object)
+    parsed = cells.parse_dates(raw)
+    day = pd.Timestamp("2025-03-15")
+    assert parsed.values.iloc[:10].tolist()[:3] == [day, day, day]
+    assert parsed.values.iloc[5] == day and parsed.values.iloc[9] == pd.Timestamp("2025-03-16")
+    assert parsed.blank.tolist()[:10] == [False, False, False, True, False, False, True, True, False, False]
+    assert parsed.problems.tolist()[:10] == [None] * 4 + ["is an Excel error (#N/A)"] + [None] * 3 + [
+        "is not a date", None]
+    assert parsed.problems.notna().sum() == 600
+
+
+@pytest.mark.parametrize("other", [True, np.float64(1.0), np.int64(1), pd.NaT],
+                         ids=["flag", "numpy-float", "numpy-int", "nat"])
+def test_a_cell_equal_to_another_keeps_its_own_type(other):
+    # True == 1 and numpy numbers equal Python ones: a cell is read by its own type, not an equal one's
+    raw = pd.Series([1, "2", other, 1.0], dtype=object)
+    alone = [cells.parse_numbers(pd.Series([v], dtype=object)) for v in raw]
+    parsed = cells.parse_numbers(raw)
+    assert parsed.values.tolist()[:2] == [1.0, 2.0] and parsed.values.iloc[3] == 1.0
+    assert parsed.problems.tolist() == [a.problems.iloc[0] for a in alone]
+    assert parsed.blank.tolist() == [a.blank[0] for a in alone]
