@@ -289,3 +289,29 @@ def test_describe_book_names_the_settings_that_differ_from_the_defaults():
                       "Settings": [["Setting", "Value"], ["date_order", "DMY"], ["column Accounts last_order", "PO"]]})
     assert 'Settings: sheet "Settings" (date_order DMY, 1 column override)' in describe_book(book)
     assert "Settings: defaults (no Settings sheet)\n" in describe_book(read_book({"Accounts": ACCOUNTS}))
+
+
+def test_issues_come_settings_first_then_each_sheet_by_row_and_column():
+    accounts = [["Account", "Last Order", "NPS", "Revenue 12M"],
+                ["A1", "#N/A", "#N/A", "$5"], ["A2", "2025-01-02", 7, "lots"], [None, "2025-01-03", 8, 1],
+                ["A1", "2025-01-04", "#N/A", 2], ["A3", "soon", "#N/A", "lots"]]
+    book = read_book({"Accounts": accounts,
+                      "Orders": orders(["A2", "someday", 5], ["A9", "2025-01-01", 5], ["A3", "2025-01-01", "??"]),
+                      "Settings": [["Setting", "Value"], ["nonsense", 1], ["column Accounts wibble", "X"]]})
+    found = [(i["sheet"], i["row"], i["column"], i["value"], i["problem"].split(";")[0].split(" (account_id")[0])
+             for i in book.issues.to_dict("records")]
+    assert found == [
+        ("Settings", 2, "Setting", "nonsense", "is not a setting this add-in knows"),
+        ("Settings", 3, "Setting", "column Accounts wibble", "names no column of Accounts this add-in knows"),
+        ("Accounts", 2, "Last Order", "#N/A", "is an Excel error (#N/A)"),
+        ("Accounts", 2, "NPS", "#N/A", "is an Excel error (#N/A)"),
+        ("Accounts", 3, "Revenue 12M", "lots", "is not an amount"),
+        ("Accounts", 4, "Account", "", "is blank"),
+        ("Accounts", 5, "Account", "A1", "repeats an account id already on row 2"),
+        ("Accounts", 6, "Last Order", "soon", "is not a date"),
+        ("Accounts", 6, "NPS", "#N/A", "is an Excel error (#N/A)"),
+        ("Accounts", 6, "Revenue 12M", "lots", "is not an amount"),
+        ("Orders", 2, "Date", "someday", "is not a date"),
+        ("Orders", 4, "Amount", "??", "is not an amount"),
+        ("Orders", None, "Customer", "A9", "1 order line names an account not in Accounts, e.g. A9"),
+    ]
