@@ -147,6 +147,22 @@ def test_only_the_rows_whose_account_has_a_bad_log_line_get_its_message(sample):
     assert after[ids.index(account)].startswith("CHURN_RISK: Orders 'Order Date' \"31/31/2025\"")
 
 
+def test_an_account_without_a_value_gets_a_message_unless_blank_is_fine(sample):
+    from udfs import shape
+
+    comp = convert.computation("X", sample["accounts"], sample["orders"], sample["events"], sample["settings"])
+    ids = comp.book.accounts["account_id"].tolist()
+    rows = comp.book.accounts["source_row"].tolist()
+
+    def values(c):
+        return [None if i == 4 else 0.25 for i in range(len(ids))]
+
+    out = shape.per_row(comp, "CHURN_RISK", "risk", values)
+    assert out[rows[4] - 2] == f'CHURN_RISK: no value for account "{ids[4]}" (row {rows[4]})'
+    assert shape.per_row(comp, "WINBACK_PLAY", "plan", values, blank_ok=True)[rows[4] - 2] is None
+    assert all(v == 0.25 for i, v in enumerate(out) if i != rows[4] - 2 and not isinstance(v, str))
+
+
 def test_reading_and_scoring_run_with_the_cyclic_collector_paused(sample, monkeypatch):
     import gc
 

@@ -61,15 +61,29 @@ def issue_text(issue: dict) -> str:
     return f"{sheet}'{issue['column']}'{shown} {issue['problem']}{row}"
 
 
+_PYTHON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def records(frame: Any) -> list[dict]:
+    """``frame.to_dict("records")``, built straight from the columns when every cell already is a plain Python value
+    (all pandas would do is turn numpy values into Python ones; that costs it a call per cell)."""
+    columns = frame.columns.tolist()
+    values = [frame[c].tolist() for c in columns]
+    if len(set(columns)) == len(columns) and all(set(map(type, v)) <= _PYTHON_SCALARS for v in values):
+        return [dict(zip(columns, row)) for row in zip(*values)]
+    return frame.to_dict("records")
+
+
 class RowIssues:
     """The book's issues arranged per output row and per account, built once per computation."""
 
     def __init__(self, comp: convert.Computation):
         self.by_row: dict[int, list[dict]] = {}      # output index -> Accounts issues
         self.by_account: dict[str, list[dict]] = {}  # account key -> Orders / Events issues
+        self._rows_blocked: dict[str, set[int]] = {}
         issues = comp.book.issues
-        records = issues.to_dict("records") if len(issues) else []
-        for issue in records:
+        records_ = records(issues) if len(issues) else []
+        for issue in records_:
             row = issue.get("row")
             if row is None or row != row:
                 continue
@@ -86,6 +100,14 @@ class RowIssues:
 
     def all_for(self, index: int, account: str | None) -> list[dict]:
         return self.by_row.get(index, []) + (self.by_account.get(account, []) if account is not None else [])
+
+    def rows_blocked(self, family: str) -> set[int]:
+        """The output rows whose own issues make the number untrustworthy for a function of this family."""
+        if family not in self._rows_blocked:
+            trusted_on = TRUSTED_ON[family]
+            self._rows_blocked[family] = {index for index, found in self.by_row.items()
+                                          if any(self._canonical(i) in trusted_on for i in found)}
+        return self._rows_blocked[family]
 
     def blocking(self, index: int, account: str | None, family: str) -> list[dict]:
         """The issues that make this row's number untrustworthy for a function of this family."""
@@ -127,14 +149,17 @@ def per_row(comp: convert.Computation, name: str, family: str,
         out: list[Any] = [None] * rows
         for index, position in position_of.items():
             out[index] = account_values[position]
-        # Most rows keep their value as it is; look again only at those that may not: a row with issues, an
-        # account with log issues, an account without a value.
+        # Most rows keep their value as it is; look again only at those that may not: a row whose issues block
+        # this function, an account with log issues, an account without a value.
         keys = [convert.account_key(a) for a in account_ids] if issues.by_account else None
-        suspects = {index for index in issues.by_row if index in position_of}
+        suspects = {index for index in issues.rows_blocked(family) if index in position_of}
         if keys is not None:
             suspects.update(index for index, position in position_of.items() if keys[position] in issues.by_account)
         if not blank_ok:
-            suspects.update(index for index, position in position_of.items() if account_values[position] is None)
+            for position in [p for p, value in enumerate(account_values) if value is None]:
+                index = source_rows[position] - first_row
+                if position_of.get(index) == position:
+                    suspects.add(index)
         for index in suspects:
             position = position_of[index]
             blocking = issues.blocking(index, keys[position] if keys is not None else None, family)
