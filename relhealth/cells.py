@@ -93,15 +93,16 @@ def _split(raw: pd.Series) -> _Cells:
     texts = np.array([], dtype=object)
     if is_text.any():
         sub_codes, uniques = (all_codes[is_text], all_texts) if uniform == TEXT else pd.factorize(values[is_text])
-        texts = _stripped([u.strip() for u in uniques] if uniform == TEXT       # all str already
-                          else [str(u).strip() for u in uniques])
+        texts = (_stripped(uniques) if uniform == TEXT       # all str already
+                 else np.fromiter((str(u).strip() for u in uniques), dtype=object, count=len(uniques)))
         kind[is_text] = _text_kinds(texts)[sub_codes]
         codes[is_text] = sub_codes
     return _Cells(raw.index, values, kind, codes, texts)
 
 
-def _stripped(texts: list[str]) -> np.ndarray:
-    return np.array(texts + [None], dtype=object)[:-1]               # None: stays 1-D
+def _stripped(texts) -> np.ndarray:
+    """Distinct texts (str) stripped, as a 1-D object array."""
+    return np.fromiter(map(str.strip, texts), dtype=object, count=len(texts))
 
 
 def _text_kinds(texts: np.ndarray) -> np.ndarray:
@@ -134,7 +135,7 @@ def _numbers_and_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     if missing.any() and not set(map(type, values[missing])) <= {type(None), float}:
         return None
     text_at = np.flatnonzero(is_text)
-    texts = _stripped([u.strip() for u in uniques[text_at]])
+    texts = _stripped(uniques[text_at])
     unique_kind = np.full(len(uniques) + 1, MISSING, dtype=np.int8)      # the last: blank cells (code -1)
     unique_kind[np.flatnonzero(is_number)] = NUMBER
     unique_kind[text_at] = _text_kinds(texts)

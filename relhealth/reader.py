@@ -66,6 +66,19 @@ class _Ids:
     def totals_label(self) -> np.ndarray:
         return self.per_id(totals_labels(self.uniques))
 
+    def repeated(self, rows: np.ndarray) -> np.ndarray:
+        """Among ``rows``, those whose id an earlier one of them has (the codes of equal ids are equal)."""
+        at = np.flatnonzero(rows & (self.codes >= 0))
+        out = np.zeros(len(self.codes), dtype=bool)
+        out[at] = pd.Series(self.codes[at], copy=False).duplicated(keep="first").to_numpy()
+        return out
+
+
+def _kept(values: pd.Series, keep: np.ndarray) -> pd.Series:
+    """A parsed column's kept rows, for a new frame (which copies them once)."""
+    array = values.to_numpy()
+    return pd.Series(array if keep.all() else array[keep], dtype=values.dtype, copy=False)
+
 
 def _skipped(table: Table, role: str, parsed: dict[str, cells.Parsed], ids: _Ids) -> tuple[np.ndarray, np.ndarray]:
     """(blank rows, totals rows): a totals row says Total/Sum, or has numbers with no account and nothing else."""
@@ -151,15 +164,14 @@ def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list
         problem = parsed["account_id"].problems.iloc[i] or "is blank"
         issues.add(table.rows[i], table.headers[j_id], table.column(j_id)[i], f"{problem}; the row was left out", j_id)
     candidate = ~blank & ~totals & ~no_id
-    dup = candidate & ids.where(candidate).duplicated(keep="first").to_numpy() & ids.notna().to_numpy()
+    dup = id_info.repeated(candidate)
     first_row = dict(zip(ids[candidate & ~dup], table.rows[candidate & ~dup])) if dup.any() else {}
     for i in np.flatnonzero(dup):
         issues.add(table.rows[i], table.headers[j_id], ids.iloc[i],
                    f"repeats an account id already on row {first_row[ids.iloc[i]]}; this row was left out", j_id)
     keep = candidate & ~dup
     issues.cells(table, parsed, keep, skip=("account_id",))
-    frame = pd.DataFrame({c.name: pd.Series(parsed[c.name].values.to_numpy()[keep], dtype=parsed[c.name].values.dtype)
-                          for c in COLUMNS[ACCOUNTS] if c.name in parsed})
+    frame = pd.DataFrame({c.name: _kept(parsed[c.name].values, keep) for c in COLUMNS[ACCOUNTS] if c.name in parsed})
     if "exec_sponsor" in frame:   # text or None (parse_text): each distinct name looked at once
         codes, names = pd.factorize(frame["exec_sponsor"])
         answers = np.array([_sponsor(v) for v in names] + [_sponsor(None)], dtype=object)
@@ -243,7 +255,7 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
     frame = pd.DataFrame({"account_id": ids.to_numpy()[live].astype(object)})
     for col in columns.columns.drop(["account_id", "source_row"]):
         if col in parsed:
-            frame[col] = pd.Series(parsed[col].values.to_numpy()[live], dtype=parsed[col].values.dtype)
+            frame[col] = _kept(parsed[col].values, live)
         else:
             frame[col] = pd.Series(np.nan if col == "amount" else None, index=frame.index,
                                    dtype=columns[col].dtype)

@@ -315,3 +315,17 @@ def test_issues_come_settings_first_then_each_sheet_by_row_and_column():
         ("Orders", 4, "Amount", "??", "is not an amount"),
         ("Orders", None, "Customer", "A9", "1 order line names an account not in Accounts, e.g. A9"),
     ]
+
+
+def test_each_repeated_account_id_names_the_row_it_first_appeared_on():
+    grid = [["Account", "NPS", "Owner"], ["A1", 1, "Ann"], ["A2", 2, "Bo"], ["A1", 3, "Cy"], ["a1", 4, "Di"],
+            [None, 5, "Ed"], ["A2", 6, "Flo"], [" A1 ", 7, "Gus"], ["Total", 28, None]]
+    book = read_book({"Accounts": grid})
+    assert book.accounts["account_id"].tolist() == ["A1", "A2", "a1"]
+    assert book.accounts["nps"].tolist() == [1.0, 2.0, 4.0]
+    assert [(i["row"], i["problem"]) for i in book.issues.to_dict("records")] == [
+        (4, "repeats an account id already on row 2; this row was left out"),
+        (6, "is blank; the row was left out"),
+        (7, "repeats an account id already on row 3; this row was left out"),
+        (8, "repeats an account id already on row 2; this row was left out")]
+    assert book.accounts.attrs["skipped_totals"] == [9]
