@@ -163,6 +163,22 @@ def test_an_account_without_a_value_gets_a_message_unless_blank_is_fine(sample):
     assert all(v == 0.25 for i, v in enumerate(out) if i != rows[4] - 2 and not isinstance(v, str))
 
 
+def test_issue_records_are_what_pandas_gives_value_for_value_and_type_for_type():
+    import numpy as np
+    import pandas as pd
+
+    from udfs import shape
+
+    plain = pd.DataFrame({"sheet": ["Accounts", "Orders"], "row": [3, 9], "column": ["NPS", "Order Date"],
+                          "value": ["#N/A", 12.5], "problem": ["is an Excel error (#N/A)", None]})
+    mixed = plain.assign(value=pd.Series([np.int64(7), pd.NA], dtype=object),
+                         when=[pd.Timestamp("2026-01-02"), pd.NaT], flag=[True, np.nan])
+    for frame in (plain, mixed, plain.astype({"row": float})):
+        got, want = shape.records_of(frame), frame.to_dict("records")
+        assert got == want
+        assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in want]
+
+
 def test_reading_and_scoring_run_with_the_cyclic_collector_paused(sample, monkeypatch):
     import gc
 

@@ -64,7 +64,7 @@ def issue_text(issue: dict) -> str:
 _PYTHON_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def records(frame: Any) -> list[dict]:
+def records_of(frame: Any) -> list[dict]:
     """``frame.to_dict("records")``, built straight from the columns when every cell already is a plain Python value
     (all pandas would do is turn numpy values into Python ones; that costs it a call per cell)."""
     columns = frame.columns.tolist()
@@ -82,8 +82,8 @@ class RowIssues:
         self.by_account: dict[str, list[dict]] = {}  # account key -> Orders / Events issues
         self._rows_blocked: dict[str, set[int]] = {}
         issues = comp.book.issues
-        records_ = records(issues) if len(issues) else []
-        for issue in records_:
+        issue_records = records_of(issues) if len(issues) else []
+        for issue in issue_records:
             row = issue.get("row")
             if row is None or row != row:
                 continue
