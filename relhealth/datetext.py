@@ -88,15 +88,14 @@ def _order_votes(s: pd.Series, todo: np.ndarray, weights: np.ndarray) -> tuple[i
 _PLAIN_FORMS = {"a/b/cccc": False, "a/bb/cccc": False, "aa/b/cccc": False, "aa/bb/cccc": False, "aaaa-bb-cc": True}
 
 
-def _form(form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(digit here?, the character code required elsewhere, each digit's place value in numbers a, b, c)."""
-    digit = np.array([c in "abc" for c in form])
-    literal = np.array([0 if c in "abc" else ord(c) for c in form])
+def _form(form: str) -> tuple[np.ndarray, np.ndarray]:
+    """(the character codes required, -1 where a digit goes; each digit's place value in numbers a, b, c)."""
+    shape = np.array([-1 if c in "abc" else ord(c) for c in form])
     places = np.zeros((len(form), 3), dtype=np.int64)
     for k, letter in enumerate("abc"):
         at = [i for i, c in enumerate(form) if c == letter]
         places[at, k] = 10 ** np.arange(len(at))[::-1]
-    return digit, literal, places
+    return shape, places
 
 
 _FORMS = [(_form(form), is_iso) for form, is_iso in _PLAIN_FORMS.items()]
@@ -131,15 +130,16 @@ def _plain_numbers(texts: np.ndarray, todo: np.ndarray) -> tuple[np.ndarray, np.
     fits = (lengths >= 8) & (lengths <= 10)
     idx, lengths = idx[fits], lengths[fits]
     codes = texts[idx].astype("U10").view(np.uint32).reshape(len(idx), 10).astype(np.int64)   # one row a text
+    digits = codes - 48
+    is_digit = (digits >= 0) & (digits <= 9)
+    shapes = np.where(is_digit, -1, codes)          # each text's characters, with -1 for every digit
     found, numbers, iso = [], [], []
-    for (digit, literal, places), is_iso in _FORMS:
-        rows = np.flatnonzero(lengths == len(digit))
-        chars = codes[rows, :len(digit)]
-        ok = np.where(digit, (chars >= 48) & (chars <= 57), chars == literal).all(axis=1)
-        parts = np.where(digit, chars - 48, 0)[ok] @ places
-        found.append(rows[ok])
-        numbers.append(parts)
-        iso.append(np.full(ok.sum(), is_iso))
+    for (shape, places), is_iso in _FORMS:
+        rows = np.flatnonzero(lengths == len(shape))
+        rows = rows[(shapes[rows, :len(shape)] == shape).all(axis=1)]
+        found.append(rows)
+        numbers.append(digits[rows, :len(shape)] @ places)    # places are 0 where the form has no digit
+        iso.append(np.full(len(rows), is_iso))
     order = np.concatenate(found)
     return idx[order], np.concatenate(numbers), np.concatenate(iso)
 
@@ -189,27 +189,32 @@ def text_dates(texts: np.ndarray, order: str, weights: np.ndarray,
     ``weights`` counts the rows holding each text (the column's majority decides an ambiguous order);
     ``readable`` is False for texts that stand for nothing ("n/a"): they stay missing without a problem."""
     texts = np.asarray(texts, dtype=object)
-    raw = pd.Series(texts, dtype=object)
-    out = np.full(len(raw), NAT)
-    problems = np.full(len(raw), None, dtype=object)
+    out = np.full(len(texts), NAT)
+    problems = np.full(len(texts), None, dtype=object)
     todo = np.asarray(readable, dtype=bool).copy()
     used = order.upper() if order and order.lower() != "auto" else ""
     plain = _Plain(texts, todo, out, slashed=used != "YMD")   # YMD reads "3/14/2025" its own way, below
     todo &= ~plain.iso & ~plain.slash
+    raw = pd.Series(texts, dtype=object) if todo.any() else None      # what no plain form read
     iso = _where(raw, todo, lambda t: t.str.match(r"\d{4}-\d{1,2}-\d{1,2}"))  # 2025-03-15T10:30:00Z
     if iso.any():  # the day as written: a time and its zone are dropped, not converted
         day = raw[iso].str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[T ].*)?$")[0]
         out[iso] = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[ns]")
         todo &= ~(iso & ~np.isnat(out))
-    numbers = np.full(len(raw), np.nan)
+    numbers = np.full(len(texts), np.nan)
     numbers[todo] = pd.to_numeric(texts[todo], errors="coerce")
     is_number = todo & ~np.isnan(numbers)
     out[is_number] = serials(numbers[is_number])
     todo &= ~is_number
     checked = iso | is_number | plain.iso | plain.slash
-    if not todo.any() and not plain.slash.any():
+    if not todo.any():          # every text plain, ISO or a serial: slashed ones read in their own majority order
+        if plain.slash.any():
+            if not used:
+                votes = plain.votes(weights)
+                used = "DMY" if votes[1] > votes[0] else "MDY"
+            plain.read(used, out, problems)
         return out, _date_problems(out, checked, problems), used
-    cleaned = np.full(len(raw), "", dtype=object)
+    cleaned = np.full(len(texts), "", dtype=object)
     if todo.any():          # only what no plain form read is cleaned up
         cleaned[todo] = _normalise_date_text(pd.Series(texts[todo], dtype=object)).to_numpy()
     s = pd.Series(cleaned, dtype=object)
@@ -247,7 +252,7 @@ def _month_names() -> re.Pattern:
 
 def _where(s: pd.Series, todo: np.ndarray, test) -> np.ndarray:
     """``test`` (a vectorised string match) on the ``todo`` texts only; False elsewhere."""
-    hit = np.zeros(len(s), dtype=bool)
+    hit = np.zeros(len(todo), dtype=bool)
     if todo.any():
         hit[todo] = test(s[todo]).to_numpy(dtype=bool)
     return hit
