@@ -48,7 +48,7 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
 
 
 def _is_totals_label(raw: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(raw)
+    codes, uniques = pd.factorize(raw.to_numpy())     # an array: its uniques are read faster than an Index
     return np.append(totals_labels(uniques), False)[codes]
 
 
@@ -58,7 +58,7 @@ class _Ids:
     def __init__(self, parsed: cells.Parsed):
         self.values = parsed.values
         self.missing = parsed.blank | parsed.problems.notna().to_numpy()
-        self.codes, self.uniques = pd.factorize(parsed.values)
+        self.codes, self.uniques = pd.factorize(parsed.values.to_numpy())
 
     def per_id(self, answers: np.ndarray) -> np.ndarray:
         return np.append(np.asarray(answers, dtype=bool), False)[self.codes]
@@ -225,7 +225,7 @@ def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFram
         issues.add(table.rows[i], table.headers[j_id], table.column(j_id)[i], f"{problem}; the {one} was left out",
                    j_id)
     live &= ~no_id
-    known = id_info.per_id(pd.Index(id_info.uniques).isin(accounts["account_id"]))
+    known = id_info.per_id(pd.Index(id_info.uniques, dtype=object).isin(accounts["account_id"]))
     loose = live & ~known
     if loose.any():       # second chance: "a-0001 " names A-0001
         lookup = dict(zip(_id_key(accounts["account_id"]), accounts["account_id"]))
