@@ -239,8 +239,12 @@ def totals_labels(labels) -> np.ndarray:
     hits = np.zeros(len(texts), dtype=bool)
     if found:
         ends = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+        matched: dict[str, bool] = {}            # a label repeated down a column is matched once
         for i in np.unique(np.searchsorted(ends, found, side="right")):
-            hits[i] = TOTALS.fullmatch(texts[i]) is not None
+            text = texts[i]
+            if text not in matched:
+                matched[text] = TOTALS.fullmatch(text) is not None
+            hits[i] = matched[text]
     return hits
 
 

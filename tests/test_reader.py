@@ -329,3 +329,14 @@ def test_each_repeated_account_id_names_the_row_it_first_appeared_on():
         (7, "repeats an account id already on row 3; this row was left out"),
         (8, "repeats an account id already on row 2; this row was left out")]
     assert book.accounts.attrs["skipped_totals"] == [9]
+
+
+def test_every_subtotal_row_down_a_column_is_skipped_and_look_alikes_are_kept():
+    grid = [["Region", "Account", "Revenue 12M"]]
+    for block in range(3):
+        grid += [["Summit", f"S{block}", 5], ["Sum Valley", f"V{block}", 6], [" Subtotal ", None, 11]]
+    grid.append(["Total", None, 33])
+    book = read_book({"Accounts": grid})
+    assert book.accounts["account_id"].tolist() == ["S0", "V0", "S1", "V1", "S2", "V2"]
+    assert book.accounts.attrs["skipped_totals"] == [4, 7, 10, 11]
+    assert book.issues.empty
