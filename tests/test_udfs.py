@@ -179,22 +179,22 @@ def test_issue_records_are_what_pandas_gives_value_for_value_and_type_for_type()
         assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in want]
 
 
-def test_reading_and_scoring_run_with_the_cyclic_collector_paused(sample, monkeypatch):
+def test_every_function_runs_with_the_cyclic_collector_paused(sample, monkeypatch):
     import gc
 
     import relhealth.reader as reader
-    from udfs import shape
+    from relhealth import risk
 
     seen = []
-    real = reader.read_book
-    monkeypatch.setattr(reader, "read_book", lambda *a, **k: seen.append(gc.isenabled()) or real(*a, **k))
-    comp = convert.computation("CHURN_RISK", sample["accounts"], sample["orders"], sample["events"],
-                               sample["settings"])
-    rows = shape.per_row(comp, "CHURN_RISK", "risk",
-                         lambda c: seen.append(gc.isenabled()) or [0.5] * len(c.book.accounts))
-    assert seen == [False, False]
+    real_read, real_risk = reader.read_book, risk.BookRisk
+    monkeypatch.setattr(reader, "read_book", lambda *a, **k: seen.append(gc.isenabled()) or real_read(*a, **k))
+    monkeypatch.setattr(risk, "BookRisk", lambda *a, **k: seen.append(gc.isenabled()) or real_risk(*a, **k))
+    rows = call("CHURN_RISK", sample)
+    assert seen == [False, False] and gc.isenabled()
+    assert len(rows) == len(sample["accounts"]) - 1 and all(isinstance(r[0], float) for r in rows)
+    monkeypatch.setattr(risk, "BookRisk", lambda *a, **k: 1 / 0)  # a failing call turns it back on as well
+    assert call("RISK_BAND", sample, horizon_days=30)[0][0].startswith("RISK_BAND: unexpected error")
     assert gc.isenabled()
-    assert len(rows) == len(sample["accounts"]) - 1
 
 
 def test_collector_pauses_nest_and_leave_a_paused_collector_paused():

@@ -25,7 +25,6 @@ from functools import cached_property
 from typing import Any, Callable
 
 from relhealth import schema
-from relhealth.collector import collector_paused
 
 try:  # Pyodide >= 0.28 (xlwings Lite) may hand empty cells over as its JsNull sentinel
     from pyodide.ffi import JsNull as _JsNull  # type: ignore[import-not-found]
@@ -392,8 +391,7 @@ def _build(name, accounts, orders, events, settings, horizon_days, as_of) -> Com
     if event_rows is not None:
         sheets["Events"] = event_rows
     try:
-        with collector_paused():  # the reader makes a few objects per cell and no cycles
-            book = read_book(sheets, settings=book_settings)
+        book = read_book(sheets, settings=book_settings)
     except BookError as exc:
         raise CallError(f"{name}: {exc}") from None
     return Computation(book, table, top, order_rows, event_rows)

@@ -25,6 +25,7 @@ import logging
 from functools import reduce
 from typing import Any, Callable
 
+from relhealth.collector import collector_paused
 from xlwings import arg, func
 
 from . import convert, shape
@@ -53,9 +54,11 @@ def _args(second: str) -> Callable:
 
 
 def _guard(name: str, run: Callable[[], Any], single: bool) -> Any:
-    """Whole-call problems -> one message; anything unexpected -> logged, short generic message."""
+    """Whole-call problems -> one message; anything unexpected -> logged, short generic message. The call runs with
+    the cyclic garbage collector paused: reading, scoring and shaping a table make many objects and no cycles."""
     try:
-        return run()
+        with collector_paused():
+            return run()
     except convert.CallError as exc:
         text = str(exc)
     except Exception:  # a bug: never a traceback in a cell

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from relhealth.collector import collector_paused
 
 from . import convert
 
@@ -179,8 +178,7 @@ def per_row(comp: convert.Computation, name: str, family: str,
                               else f"{name}: no account id in this row (row {sheet_row})")
         return out
 
-    with collector_paused():  # the engine and the shaping make many objects and no cycles
-        return comp.memo(("rows", name), build)
+    return comp.memo(("rows", name), build)
 
 
 def lookup(comp: convert.Computation, name: str, family: str,
