@@ -114,14 +114,21 @@ def _text_kinds(texts: np.ndarray) -> np.ndarray:
 
 
 _PLAIN_NUMBERS = frozenset({int, float})
+_PLAIN_CELLS = frozenset({str, int, float, type(None)})
+_PROBE, _FEW = 100, 4       # the first cells looked at: at most a quarter of them distinct means many repeats
 
 
 def _numbers_and_texts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(kind, codes, texts) of a column that mixes only text, int and float cells and blanks (what Excel sends),
-    from one hash pass over the cells with each distinct value's type looked at once; None for any other mix.
+    from one hash pass over the cells with each distinct value's type looked at once; None for any other mix, and
+    for a column of mostly distinct values (amounts, dates), where hashing every number costs more than it saves
+    (the first cells tell which: a column is rarely one kind above and another below).
 
     A distinct number may stand for equal cells of other types (True == 1, numpy numbers), and a missing one for
     any of pandas' missing values: those cells' own types are checked, so such columns take the general way."""
+    probe = values[:_PROBE]
+    if not set(map(type, probe)) <= _PLAIN_CELLS or len(pd.unique(probe)) > len(probe) // _FEW:
+        return None
     all_codes, uniques = pd.factorize(values)
     types = _TYPE_OF(uniques)
     is_text = types == str

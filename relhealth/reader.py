@@ -48,9 +48,13 @@ def _parse_all(table: Table, role: str, settings: Settings) -> dict[str, cells.P
 
 
 def _is_totals_label(raw: pd.Series) -> np.ndarray:
-    """Every cell's label looked at: the words are searched for in all labels at once, which is cheaper than first
-    finding the distinct labels of a column of names."""
-    return totals_labels(raw.to_numpy())
+    """A column of text only (names) is searched cell by cell, in one joined scan: cheaper than first finding its
+    distinct labels. Any other column (dates, numbers, blanks) is searched once per distinct value."""
+    values = raw.to_numpy()
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return totals_labels(values)
+    codes, uniques = pd.factorize(values)     # an array: its uniques are read faster than an Index
+    return np.append(totals_labels(uniques), False)[codes]
 
 
 class _Ids:

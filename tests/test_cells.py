@@ -272,11 +272,13 @@ def test_numbers_and_texts_mixed_are_read_once_per_distinct_value():
 
 @pytest.mark.parametrize("other", [True, np.float64(1.0), np.int64(1), pd.NaT],
                          ids=["flag", "numpy-float", "numpy-int", "nat"])
-def test_a_cell_equal_to_another_keeps_its_own_type(other):
+@pytest.mark.parametrize("at", [2, 150], ids=["among-the-first-cells", "further-down"])
+def test_a_cell_equal_to_another_keeps_its_own_type(other, at):
     # True == 1 and numpy numbers equal Python ones: a cell is read by its own type, not an equal one's
-    raw = pd.Series([1, "2", other, 1.0], dtype=object)
-    alone = [cells.parse_numbers(pd.Series([v], dtype=object)) for v in raw]
-    parsed = cells.parse_numbers(raw)
-    assert parsed.values.tolist()[:2] == [1.0, 2.0] and parsed.values.iloc[3] == 1.0
-    assert parsed.problems.tolist() == [a.problems.iloc[0] for a in alone]
-    assert parsed.blank.tolist() == [a.blank[0] for a in alone]
+    cells_in = [1, "2", 1.0, None] * 50
+    cells_in[at] = other
+    parsed = cells.parse_numbers(pd.Series(cells_in, dtype=object))
+    one_by_one = [cells.parse_numbers(pd.Series([v], dtype=object)) for v in cells_in]
+    assert parsed.values.fillna(-1).tolist() == [p.values.fillna(-1).iloc[0] for p in one_by_one]
+    assert parsed.problems.tolist() == [p.problems.iloc[0] for p in one_by_one]
+    assert parsed.blank.tolist() == [p.blank[0] for p in one_by_one]
