@@ -82,6 +82,7 @@ def time_messy(rows: int, repeat: int) -> list[float]:
     """Seconds of each of ``repeat`` reads of the messy account table, as ``=CHURN_RISK(table)`` reads it."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from bench_udfs import AS_OF, messy_table
+
     from relhealth.settings import Settings
 
     table = messy_table(rows)

@@ -157,7 +157,7 @@ class _Issues:
         return columns
 
 
-def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, list[dict], dict]:
+def _read_accounts(table: Table, settings: Settings) -> tuple[pd.DataFrame, dict[str, list], dict]:
     parsed = _parse_all(table, ACCOUNTS, settings)
     issues = _Issues(table.sheet)
     id_info = _Ids(parsed["account_id"])
@@ -215,7 +215,7 @@ def _id_key(ids: pd.Series) -> pd.Series:
 
 
 def _read_log(table: Table, role: str, settings: Settings, accounts: pd.DataFrame,
-              accounts_sheet: str) -> tuple[pd.DataFrame, list[dict], dict]:
+              accounts_sheet: str) -> tuple[pd.DataFrame, dict[str, list], dict]:
     date_col, one, many = _LOG[role]
     parsed = _parse_all(table, role, settings)
     issues = _Issues(table.sheet)
