@@ -70,6 +70,19 @@ def test_one_row_per_account_in_book_order(book, scores):
     assert (scores["band"] == band_of(scores["risk"].to_numpy(), book.settings)).all()
 
 
+def test_numbers_first_and_words_later_give_the_same_scores(book, scores):
+    from relhealth.risk import BookRisk
+
+    scoring = BookRisk(book)
+    numbers = scoring.scores(explain=False)
+    for col in ("account_id", "risk", "band", "expected_purchases", "p_alive"):
+        assert numbers[col].equals(scores[col]), col
+    lost = numbers["risk"] == 1.0
+    assert (numbers.loc[~lost, ["driver_1", "driver_2", "driver_3", "drivers"]] == "").all().all()
+    assert numbers.loc[lost, "driver_1"].str.startswith("Lost on").all()  # a lost account still says why
+    pd.testing.assert_frame_equal(scoring.scores(), scores)  # the words afterwards, from the same fit
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2], ids=lambda s: f"seed{s}")
 def test_drivers_add_up_to_the_risk(seed):
     events = [(f"A{i:03d}", "2025-06-15", code) for i, code in enumerate(CODES[:-1])]
