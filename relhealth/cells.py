@@ -58,6 +58,11 @@ class _Cells(NamedTuple):
     kind: np.ndarray           # int8 per row: MISSING, NUMBER, DATE, BOOL, TEXT, ERROR, TIME
     codes: np.ndarray          # per row: index into ``texts`` for TEXT rows, -1 otherwise
     texts: np.ndarray          # distinct stripped texts
+    floats: np.ndarray | None = None   # the NUMBER rows' values as float, in row order, when already converted
+
+    def numbers(self) -> np.ndarray:
+        """The NUMBER rows' values as float."""
+        return self.floats if self.floats is not None else self.obj[self.kind == NUMBER].astype(float)
 
 
 def _split(raw: pd.Series) -> _Cells:
@@ -87,8 +92,12 @@ def _split(raw: pd.Series) -> _Cells:
         type_codes, types = pd.factorize(_TYPE_OF(values).astype(object))
         kind = np.array([_KIND_OF.get(t, TEXT) for t in types], dtype=np.int8)[type_codes]
     numbers = np.flatnonzero(kind == NUMBER)
+    floats = None
     if len(numbers):
-        kind[numbers[np.isnan(values[numbers].astype(float))]] = MISSING
+        floats = values[numbers].astype(float)
+        nan = np.isnan(floats)
+        kind[numbers[nan]] = MISSING
+        floats = floats[~nan] if nan.any() else floats       # kept for the parsers: converted once
     is_text = kind == TEXT
     texts = np.array([], dtype=object)
     if is_text.any():
@@ -97,7 +106,7 @@ def _split(raw: pd.Series) -> _Cells:
                  else np.fromiter((str(u).strip() for u in uniques), dtype=object, count=len(uniques)))
         kind[is_text] = _text_kinds(texts)[sub_codes]
         codes[is_text] = sub_codes
-    return _Cells(raw.index, values, kind, codes, texts)
+    return _Cells(raw.index, values, kind, codes, texts, floats)
 
 
 def _stripped(texts) -> np.ndarray:
@@ -196,7 +205,7 @@ def parse_dates(raw: pd.Series, order: str = "auto") -> Parsed:
     problems = _problems(cells)
     rows = cells.kind == NUMBER
     if rows.any():
-        values[rows] = serials(cells.obj[rows].astype(float))
+        values[rows] = serials(cells.numbers())
         problems[rows & np.isnat(values)] = "is not a date"
     rows = cells.kind == DATE
     if rows.any():
@@ -310,7 +319,7 @@ def _numbers(raw: pd.Series, what: str, percent: bool = False) -> Parsed:
     values = np.full(len(cells.kind), np.nan)
     problems = _problems(cells)
     rows = cells.kind == NUMBER
-    values[rows] = cells.obj[rows].astype(float)
+    values[rows] = cells.numbers()
     problems[(cells.kind == DATE) | (cells.kind == BOOL) | (cells.kind == TIME)] = f"is not {what}"
     if len(cells.texts):
         text_values, text_problems = _text_numbers(cells.texts, what, percent)

@@ -282,3 +282,16 @@ def test_a_cell_equal_to_another_keeps_its_own_type(other, at):
     assert parsed.values.fillna(-1).tolist() == [p.values.fillna(-1).iloc[0] for p in one_by_one]
     assert parsed.problems.tolist() == [p.problems.iloc[0] for p in one_by_one]
     assert parsed.blank.tolist() == [p.blank[0] for p in one_by_one]
+
+
+@pytest.mark.parametrize("parser,expected", [
+    (cells.parse_numbers, [3.0, np.nan, 5.0, 7.5, np.nan, -2.0, 45731.0]),
+    (cells.parse_dates, [pd.Timestamp("1900-01-03"), pd.NaT, pd.Timestamp("1900-01-05"), pd.Timestamp("1900-01-07"),
+                         pd.NaT, pd.NaT, pd.Timestamp("2025-03-15")]),
+], ids=["numbers", "dates"])
+def test_numbers_between_blanks_and_texts_stay_on_their_rows(parser, expected):
+    raw = pd.Series([3, float("nan"), 5.0, 7.5, "", "-2" if parser is cells.parse_numbers else "x", 45731],
+                    dtype=object)
+    parsed = parser(raw)
+    assert [None if pd.isna(v) else v for v in parsed.values] == [None if pd.isna(v) else v for v in expected]
+    assert parsed.blank.tolist() == [False, True, False, False, True, False, False]
