@@ -193,6 +193,25 @@ def test_split_hypergeometric_gives_the_same_values_in_a_forked_child_too(monkey
     child.join(10)
 
 
+@pytest.mark.parametrize("parts", [2, 3, 4], ids=lambda p: f"{p}-threads")
+def test_both_routes_of_the_tail_integral_give_the_same_values_with_threads(monkeypatch, parts):
+    """One thread takes the incomplete beta route and a share of scipy's values while the others share the rest:
+    the values are those of one thread, whatever the mix of routes."""
+    from relhealth import btyd
+
+    rng = np.random.default_rng(4)
+    n = 3 * btyd._SPLIT_FROM + 5
+    b, z = 0.8 + rng.integers(0, 60, n), rng.uniform(0.5, 0.9999, n)
+    for share_on_route in (0.0, 0.2, 0.9, 1.0):
+        c = b + np.where(rng.uniform(size=n) < share_on_route, rng.uniform(0.05, 11.0, n), 21.0)
+        monkeypatch.setattr(btyd, "_PARTS", 1)
+        alone = btyd._hyp2f1_one(b, c, z)
+        monkeypatch.setattr(btyd, "_PARTS", parts)
+        assert np.array_equal(btyd._hyp2f1_one(b, c, z), alone, equal_nan=True), share_on_route
+        # scipy's own 2F1 is off by up to ~1e-10 near z = 1 (against mpmath; the route is exact there)
+        np.testing.assert_allclose(alone, special.hyp2f1(1.0, b, c, z), rtol=1e-9)
+
+
 def test_hypergeometric_near_one_by_the_incomplete_beta_matches_scipy_and_the_integral():
     """2F1(1, b; c; z) with z near 1 and a small c - b comes from the incomplete beta (scipy's series is slow
     there): the values agree with scipy's 2F1 and with Euler's integral, on both sides of the routing limits.
