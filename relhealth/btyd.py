@@ -45,25 +45,33 @@ _pool = None
 
 def _hyp2f1(a, b, c, z, parts=None):
     """scipy's 2F1, a long array shared between this thread and ``parts - 1`` others (default: all there are)."""
-    global _pool, _PARTS
     a, b, c, z = np.broadcast_arrays(a, b, c, z)
     parts = _PARTS if parts is None else min(parts, _PARTS)
     if a.size < _SPLIT_FROM or parts < 2:
         return special.hyp2f1(a, b, c, z)
     flat = [v.ravel() for v in (a, b, c, z)]
-    try:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=parts - 1, thread_name_prefix="relhealth-2f1")
-        # interleaved, not in blocks: the slow values (z near 1, small b) sit together in sorted points
-        others = [_pool.submit(special.hyp2f1, *(v[k::parts] for v in flat)) for k in range(1, parts)]
-    except RuntimeError:  # threads unavailable here after all: one thread from now on
-        _PARTS = 1
-        return special.hyp2f1(a, b, c, z)
+    # interleaved, not in blocks: the slow values (z near 1, small b) sit together in sorted points
+    others = [_submit(special.hyp2f1, *(v[k::parts] for v in flat)) for k in range(1, parts)]
     out = np.empty(a.size)
     out[0::parts] = special.hyp2f1(*(v[0::parts] for v in flat))
     for k, part in enumerate(others, start=1):
-        out[k::parts] = part.result()
+        out[k::parts] = part.result() if part is not None else special.hyp2f1(*(v[k::parts] for v in flat))
     return out.reshape(a.shape)
+
+
+def _submit(work, *args):
+    """``work(*args)`` started on a pool thread (a future), or None where threads are unavailable (then this
+    process uses one thread from now on)."""
+    global _pool, _PARTS
+    if _PARTS < 2:
+        return None
+    try:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_PARTS - 1, thread_name_prefix="relhealth-2f1")
+        return _pool.submit(work, *args)
+    except RuntimeError:  # threads unavailable here after all
+        _PARTS = 1
+        return None
 
 
 # Near z = 1 with a small c - b, scipy's 2F1 sums its series term by term: 30 us a value at z = 0.999, and most of a
@@ -79,8 +87,7 @@ _BETA_GROWTH = 100.0
 
 def _hyp2f1_one(b, c, z):
     """2F1(1, b; c; z) for 0 <= z < 1 and c > 1: the incomplete beta route where it is fast and accurate, scipy's
-    2F1 elsewhere. With threads, one takes the incomplete beta route and part of the rest while the others share
-    the rest of scipy's (a value on that route costs about two of scipy's there): the same values either way."""
+    2F1 elsewhere; the same values whether or not threads share the work."""
     shape = np.broadcast_shapes(np.shape(b), np.shape(c), np.shape(z))
     b, c, z = (np.ascontiguousarray(v, dtype=float).ravel() for v in np.broadcast_arrays(b, c, z))
     out = np.empty(b.size)
@@ -90,20 +97,20 @@ def _hyp2f1_one(b, c, z):
     near, rest = np.flatnonzero(on_route), np.flatnonzero(~on_route)
 
     def route():
-        return _by_incomplete_beta(c[near] - 1.0, lowest[near], steps[near], z[near]) if len(near) else None
+        return _by_incomplete_beta(c[near] - 1.0, lowest[near], steps[near], z[near])
 
-    parts = _PARTS if b.size >= _SPLIT_FROM else 1
-    share = min(max((2 * len(near) + len(rest)) / max(parts, 1) - 2 * len(near), 0), len(rest))
-    with_route = rest[np.diff(np.floor(np.arange(len(rest) + 1) * share / max(len(rest), 1))) > 0]
-    others = np.setdiff1d(rest, with_route, assume_unique=True)
-
-    def route_and_share():
-        return route(), special.hyp2f1(1.0, b[with_route], c[with_route], z[with_route])
-
-    beside = _beside(route_and_share) if parts > 1 and len(near) else None
+    parts = _PARTS if b.size >= _SPLIT_FROM and len(near) else 1
+    # one thread takes the route and, spread along the points, enough of scipy's values to finish with the
+    # threads sharing the rest (a routed value costs about two of scipy's)
+    share = int(np.clip((2 * len(near) + len(rest)) / parts - 2 * len(near), 0, len(rest)))
+    taken = np.zeros(len(rest), bool)
+    taken[np.linspace(0, len(rest) - 1, share).astype(int)] = True
+    with_route, others = rest[taken], rest[~taken]
+    beside = _submit(lambda: (route(), special.hyp2f1(1.0, b[with_route], c[with_route], z[with_route]))) \
+        if parts > 1 else None
     if beside is None:
         out[rest] = _hyp2f1(1.0, b[rest], c[rest], z[rest])
-        routed = route()
+        routed = route() if len(near) else None
     else:
         out[others] = _hyp2f1(1.0, b[others], c[others], z[others], parts - 1)
         routed, out[with_route] = beside.result()
@@ -115,18 +122,6 @@ def _hyp2f1_one(b, c, z):
         if len(bad):
             out[bad] = special.hyp2f1(1.0, b[bad], c[bad], z[bad])
     return out.reshape(shape)
-
-
-def _beside(work):
-    """``work()`` started on a pool thread (a future), or None where threads are unavailable."""
-    global _pool, _PARTS
-    try:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_PARTS - 1, thread_name_prefix="relhealth-2f1")
-        return _pool.submit(work)
-    except RuntimeError:  # threads unavailable here after all: one thread from now on
-        _PARTS = 1
-        return None
 
 
 def _by_incomplete_beta(A, lowest, steps, z):
