@@ -250,3 +250,22 @@ def test_distinct_patterns_are_those_numpy_finds_in_the_same_order():
         assert np.array_equal(np.column_stack([ux, ut]), uniq.reshape(-1, 2))
         assert np.array_equal(ours_inverse, inverse.ravel()) and np.array_equal(ours_counts, counts)
         assert np.array_equal(ux[ours_inverse], x) and np.array_equal(ut[ours_inverse], t)
+
+
+def test_without_threads_the_tail_integral_is_computed_here_with_the_same_values(monkeypatch):
+    from relhealth import btyd
+
+    class NoThreads:
+        def submit(self, *args):
+            raise RuntimeError("can't start new thread")
+
+    rng = np.random.default_rng(6)
+    n = 2 * btyd._SPLIT_FROM
+    b, z = 0.8 + rng.integers(0, 60, n), rng.uniform(0.5, 0.9999, n)
+    c = b + np.where(rng.uniform(size=n) < 0.3, rng.uniform(0.05, 11.0, n), 21.0)
+    monkeypatch.setattr(btyd, "_PARTS", 1)
+    alone = btyd._hyp2f1_one(b, c, z)
+    monkeypatch.setattr(btyd, "_PARTS", 2)
+    monkeypatch.setattr(btyd, "_pool", NoThreads())
+    assert np.array_equal(btyd._hyp2f1_one(b, c, z), alone)
+    assert btyd._PARTS == 1  # and it does not try again
