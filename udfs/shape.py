@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-
 from . import convert
 
 # Account columns whose bad cells make a function's number untrustworthy, per family of functions.
